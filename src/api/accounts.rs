@@ -1,0 +1,169 @@
+//! Handlers for `/Accounts` and `/Accounts/{AccountSid|EmailAddress}` (SPEC.md §2).
+//!
+//! Each handler decodes parameters, calls one `domain::accounts` function and renders the
+//! result. The representation shows the AuthToken only in the answer to the write that issued
+//! it: the store keeps a hash, so there is nothing to show later.
+
+use crate::api::format::{self, Names, Repr};
+use crate::api::{self as api, ApiResponse, Ctx, API_VERSION};
+use crate::app::AppState;
+use crate::domain::accounts::{self, AccountChanges, Issued, Limits, NewAccount};
+use crate::domain::{rfc2822, Email, FriendlyName, Password, Role, Status};
+use crate::error::{Error, Result};
+use crate::store::records::AccountRecord;
+
+const NAMES: Names = Names {
+    singular: "Account",
+    plural: "Accounts",
+};
+
+/// `GET /Accounts`: the caller's descendants, oldest first.
+pub fn list(state: &AppState, caller: &AccountRecord, ctx: &Ctx<'_>) -> Result<ApiResponse> {
+    let mut query = ctx.query()?;
+    let paging = api::paging(&mut query)?;
+    query.finish()?;
+    let all = accounts::list(&state.store, caller)?;
+    let items: Vec<Repr> = all.iter().map(|record| repr(record, None, ctx)).collect();
+    Ok(api::list_response(ctx, NAMES, items, paging, ""))
+}
+
+/// `POST /Accounts`: creates a sub-account of the caller. 200, as Restcomm answers.
+pub fn create(state: &AppState, caller: &AccountRecord, ctx: &Ctx<'_>) -> Result<ApiResponse> {
+    let mut form = ctx.form()?;
+    let new = NewAccount {
+        email: Email::parse(&form.require("EmailAddress")?)?,
+        password: Password::parse(&form.require("Password")?)?,
+        friendly_name: form
+            .take("FriendlyName")
+            .map(|name| FriendlyName::parse(&name))
+            .transpose()?,
+        role: form
+            .take("Role")
+            .map(|role| Role::parse(&role))
+            .transpose()?,
+        status: form
+            .take("Status")
+            .map(|status| Status::parse(&status))
+            .transpose()?,
+    };
+    form.finish()?;
+    let limits = Limits {
+        max_depth: state.config.max_depth,
+    };
+    let issued = accounts::create(&state.store, caller, new, limits, ctx.now)?;
+    log::info!(
+        "account {} created under {}",
+        issued.account.sid,
+        caller.sid
+    );
+    Ok(ctx.ok(render(&issued, ctx)))
+}
+
+/// `GET /Accounts/{id}`.
+pub fn get(
+    state: &AppState,
+    caller: &AccountRecord,
+    ctx: &Ctx<'_>,
+    id: &str,
+) -> Result<ApiResponse> {
+    let record = accounts::find(&state.store, caller, id)?;
+    Ok(ctx.ok(format::one(ctx.format, NAMES, &repr(&record, None, ctx))))
+}
+
+/// `POST`/`PUT /Accounts/{id}`: FriendlyName, Password, Status, Role.
+pub fn update(
+    state: &AppState,
+    caller: &AccountRecord,
+    ctx: &Ctx<'_>,
+    id: &str,
+) -> Result<ApiResponse> {
+    let mut form = ctx.form()?;
+    if form.take("EmailAddress").is_some() {
+        return Err(Error::Invalid("EmailAddress cannot be changed".to_string()));
+    }
+    let changes = AccountChanges {
+        friendly_name: form
+            .take("FriendlyName")
+            .map(|name| FriendlyName::parse(&name))
+            .transpose()?,
+        password: form
+            .take("Password")
+            .map(|password| Password::parse(&password))
+            .transpose()?,
+        status: form
+            .take("Status")
+            .map(|status| Status::parse(&status))
+            .transpose()?,
+        role: form
+            .take("Role")
+            .map(|role| Role::parse(&role))
+            .transpose()?,
+    };
+    form.finish()?;
+    let nothing_to_do = changes.friendly_name.is_none()
+        && changes.password.is_none()
+        && changes.status.is_none()
+        && changes.role.is_none();
+    if nothing_to_do {
+        return get(state, caller, ctx, id);
+    }
+    let issued = accounts::update(&state.store, caller, id, changes, ctx.now)?;
+    log::info!("account {} updated by {}", issued.account.sid, caller.sid);
+    Ok(ctx.ok(render(&issued, ctx)))
+}
+
+/// `DELETE /Accounts/{id}`: closes the account and its subtree; 200 with the closed record.
+pub fn delete(
+    state: &AppState,
+    caller: &AccountRecord,
+    ctx: &Ctx<'_>,
+    id: &str,
+) -> Result<ApiResponse> {
+    let record = accounts::close(&state.store, caller, id, ctx.now)?;
+    log::info!("account {} closed by {}", record.sid, caller.sid);
+    Ok(ctx.ok(format::one(ctx.format, NAMES, &repr(&record, None, ctx))))
+}
+
+fn render(issued: &Issued, ctx: &Ctx<'_>) -> Vec<u8> {
+    format::one(
+        ctx.format,
+        NAMES,
+        &repr(&issued.account, issued.auth_token.as_deref(), ctx),
+    )
+}
+
+/// The public representation of an account. Secrets in the record (hashes) never get here.
+fn repr(record: &AccountRecord, auth_token: Option<&str>, ctx: &Ctx<'_>) -> Repr {
+    let suffix = ctx.format.suffix();
+    let base = format!("/{API_VERSION}/Accounts/{}", record.sid);
+    let mut fields = vec![("sid", Repr::Str(record.sid.to_string()))];
+    if let Some(parent) = record.parent {
+        fields.push(("owner_account_sid", Repr::Str(parent.to_string())));
+    }
+    fields.extend([
+        ("friendly_name", Repr::Str(record.friendly_name.clone())),
+        ("email_address", Repr::Str(record.email.clone())),
+        ("type", Repr::Str("Full".to_string())),
+        ("status", Repr::Str(record.status.as_str().to_string())),
+        ("role", Repr::Str(record.role.as_str().to_string())),
+    ]);
+    if let Some(token) = auth_token {
+        fields.push(("auth_token", Repr::Str(token.to_string())));
+    }
+    fields.extend([
+        ("date_created", Repr::Str(rfc2822(record.created))),
+        ("date_updated", Repr::Str(rfc2822(record.updated))),
+        ("uri", Repr::Str(format!("{base}{suffix}"))),
+        (
+            "subresource_uris",
+            Repr::Obj(vec![
+                ("clients", Repr::Str(format!("{base}/Clients{suffix}"))),
+                (
+                    "registrations",
+                    Repr::Str(format!("{base}/Registrations{suffix}")),
+                ),
+            ]),
+        ),
+    ]);
+    Repr::Obj(fields)
+}

@@ -1,0 +1,326 @@
+//! The REST API: our own request and response types, the route table, and the mapping of
+//! errors to responses.
+//!
+//! `handle` is a pure function of the application state and an [`ApiRequest`]; it knows no
+//! HTTP library (that is `http.rs`) and no database (that is `store/`). The order of work is
+//! fixed and visible: normalise the path and pick the format, match the route (404/405 need no
+//! credentials), authenticate, run the handler, and turn any error into a body in the
+//! negotiated format. Internal errors are logged here, once, and never shown.
+
+pub mod accounts;
+pub mod form;
+pub mod format;
+
+use std::net::IpAddr;
+
+use crate::app::AppState;
+use crate::auth;
+use crate::error::{Error, Result};
+use crate::store::records::AccountRecord;
+use form::Params;
+use format::Format;
+
+/// The API version segment of every resource path.
+pub const API_VERSION: &str = "2012-04-24";
+
+/// Request bodies above this many bytes get 413 (SPEC.md §6).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A request, as the HTTP adapter hands it over.
+#[derive(Clone, Debug, Default)]
+pub struct ApiRequest {
+    /// Method name as sent (`GET`, `POST`, …).
+    pub method: String,
+    /// The request target: path and optional query string, still percent-encoded.
+    pub url: String,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<String>,
+    /// The `Accept` header, if any.
+    pub accept: Option<String>,
+    /// The `Content-Type` header, if any.
+    pub content_type: Option<String>,
+    /// The client's address, for the failed-login limit.
+    pub remote: Option<IpAddr>,
+    /// The body, already capped at [`MAX_BODY_BYTES`].
+    pub body: Vec<u8>,
+}
+
+/// A response for the HTTP adapter to send.
+#[derive(Clone, Debug)]
+pub struct ApiResponse {
+    /// HTTP status code.
+    pub status: u16,
+    /// `Content-Type` of `body`.
+    pub content_type: &'static str,
+    /// Extra headers (`WWW-Authenticate`, `Allow`).
+    pub headers: Vec<(&'static str, String)>,
+    /// The body bytes.
+    pub body: Vec<u8>,
+}
+
+/// What a handler needs to know about the request, beyond the path ids.
+pub struct Ctx<'a> {
+    /// The negotiated response format.
+    pub format: Format,
+    /// The normalised path (no `/restcomm`, no suffixes, no trailing slash), for page URIs.
+    pub path: String,
+    /// The request itself.
+    pub req: &'a ApiRequest,
+    /// Unix seconds, read once per request.
+    pub now: i64,
+}
+
+impl Ctx<'_> {
+    /// The form parameters of the body. Refuses bodies that are not form-encoded.
+    pub fn form(&self) -> Result<Params> {
+        let media = self.req.content_type.as_deref().unwrap_or("");
+        let media = media.split(';').next().unwrap_or("").trim();
+        if !self.req.body.is_empty()
+            && !media.is_empty()
+            && !media.eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        {
+            return Err(Error::UnsupportedMediaType(format!(
+                "send parameters as application/x-www-form-urlencoded, not {media}"
+            )));
+        }
+        Params::parse(&self.req.body)
+    }
+
+    /// The query-string parameters.
+    pub fn query(&self) -> Result<Params> {
+        let query = self
+            .req
+            .url
+            .split_once('?')
+            .map(|(_, query)| query)
+            .unwrap_or("");
+        Params::parse(query.as_bytes())
+    }
+
+    /// A 200 response in the negotiated format.
+    pub fn ok(&self, body: Vec<u8>) -> ApiResponse {
+        ApiResponse {
+            status: 200,
+            content_type: self.format.content_type(),
+            headers: Vec::new(),
+            body,
+        }
+    }
+}
+
+/// The resources a path can name.
+enum Route<'a> {
+    Health,
+    Accounts,
+    Account(&'a str),
+}
+
+/// Handles one request. Never panics on input; `now` is Unix seconds.
+pub fn handle(state: &AppState, req: &ApiRequest, now: i64) -> ApiResponse {
+    let (segments, suffix) = match split_path(&req.url) {
+        Ok(parts) => parts,
+        Err(err) => return error_response(req, Format::from_accept(req.accept.as_deref()), &err),
+    };
+    let format = suffix.unwrap_or_else(|| Format::from_accept(req.accept.as_deref()));
+    let ctx = Ctx {
+        format,
+        path: format!("/{}", segments.join("/")),
+        req,
+        now,
+    };
+    match route(state, &ctx, &segments) {
+        Ok(res) => res,
+        Err(err) => error_response(req, format, &err),
+    }
+}
+
+fn route(state: &AppState, ctx: &Ctx<'_>, segments: &[String]) -> Result<ApiResponse> {
+    let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
+    let route = match parts.as_slice() {
+        ["health"] => Route::Health,
+        [API_VERSION, "Accounts"] => Route::Accounts,
+        [API_VERSION, "Accounts", id] => Route::Account(id),
+        _ => return Err(Error::NotFound("resource")),
+    };
+    let method = ctx.req.method.as_str();
+    // Method checks come before authentication: a 405 reveals nothing about any account.
+    let allow = match route {
+        Route::Health => "GET",
+        Route::Accounts => "GET, POST",
+        Route::Account(_) => "GET, POST, PUT, DELETE",
+    };
+    if !allow.split(", ").any(|allowed| allowed == method) {
+        return Err(Error::MethodNotAllowed(allow));
+    }
+    if let Route::Health = route {
+        return Ok(ApiResponse {
+            status: 200,
+            content_type: "application/json",
+            headers: Vec::new(),
+            body: br#"{"status":"ok"}"#.to_vec(),
+        });
+    }
+    let caller = authenticate(state, ctx)?;
+    match (method, route) {
+        ("GET", Route::Accounts) => accounts::list(state, &caller, ctx),
+        ("POST", Route::Accounts) => accounts::create(state, &caller, ctx),
+        ("GET", Route::Account(id)) => accounts::get(state, &caller, ctx, id),
+        ("POST" | "PUT", Route::Account(id)) => accounts::update(state, &caller, ctx, id),
+        ("DELETE", Route::Account(id)) => accounts::delete(state, &caller, ctx, id),
+        _ => Err(Error::MethodNotAllowed(allow)),
+    }
+}
+
+/// The paging a list request asked for with `Page` and `PageSize`.
+#[derive(Clone, Copy, Debug)]
+pub struct Paging {
+    /// Zero-based page number.
+    pub page: u64,
+    /// Items per page, 1 to 1000.
+    pub page_size: u64,
+}
+
+/// Takes `Page` and `PageSize` out of the query; `None` when neither is given.
+pub fn paging(query: &mut Params) -> Result<Option<Paging>> {
+    let page = query.take("Page");
+    let page_size = query.take("PageSize");
+    if page.is_none() && page_size.is_none() {
+        return Ok(None);
+    }
+    let page = match page {
+        Some(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|page| *page <= 1_000_000)
+            .ok_or_else(|| {
+                Error::Invalid(format!("Page must be a whole number from 0, got {text:?}"))
+            })?,
+        None => 0,
+    };
+    let page_size = match page_size {
+        Some(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|size| (1..=1000).contains(size))
+            .ok_or_else(|| {
+                Error::Invalid(format!("PageSize must be from 1 to 1000, got {text:?}"))
+            })?,
+        None => 50,
+    };
+    Ok(Some(Paging { page, page_size }))
+}
+
+/// Renders a whole list (no paging asked) or one page of it. `filter` is the query string of
+/// the list's own filters (without paging), kept in the page URIs.
+pub fn list_response(
+    ctx: &Ctx<'_>,
+    names: format::Names,
+    items: Vec<format::Repr>,
+    paging: Option<Paging>,
+    filter: &str,
+) -> ApiResponse {
+    let Some(Paging { page, page_size }) = paging else {
+        return ctx.ok(format::list(ctx.format, names, &items, None));
+    };
+    let total = u64::try_from(items.len()).unwrap_or(u64::MAX);
+    let start = page.saturating_mul(page_size);
+    let uri = |page: u64| {
+        let filter = if filter.is_empty() {
+            String::new()
+        } else {
+            format!("{filter}&")
+        };
+        format!(
+            "{}{}?{filter}Page={page}&PageSize={page_size}",
+            ctx.path,
+            ctx.format.suffix()
+        )
+    };
+    let shown: Vec<format::Repr> = items
+        .into_iter()
+        .skip(usize::try_from(start).unwrap_or(usize::MAX))
+        .take(usize::try_from(page_size).unwrap_or(usize::MAX))
+        .collect();
+    let info = format::Page {
+        page,
+        page_size,
+        total,
+        uri: uri(page),
+        next_page_uri: (start.saturating_add(page_size) < total).then(|| uri(page + 1)),
+    };
+    ctx.ok(format::list(ctx.format, names, &shown, Some(&info)))
+}
+
+fn authenticate(state: &AppState, ctx: &Ctx<'_>) -> Result<AccountRecord> {
+    let now = u64::try_from(ctx.now).unwrap_or(0);
+    auth::authenticate(
+        &state.store,
+        &state.limiter,
+        ctx.req.authorization.as_deref(),
+        ctx.req.remote,
+        now,
+    )
+}
+
+/// Splits a request target into decoded path segments and the format a `.json`/`.xml`
+/// suffix asked for. Drops the `/restcomm` prefix, empty segments and the query string.
+pub fn split_path(url: &str) -> Result<(Vec<String>, Option<Format>)> {
+    let path = url.split(['?', '#']).next().unwrap_or("");
+    let mut segments = Vec::new();
+    let mut format = None;
+    for raw in path.split('/').filter(|segment| !segment.is_empty()) {
+        let mut segment = form::percent_decode(raw, false)?;
+        for (suffix, suffix_format) in [(".json", Format::Json), (".xml", Format::Xml)] {
+            let cut = segment.len().saturating_sub(suffix.len());
+            if segment.len() > suffix.len()
+                && segment.is_char_boundary(cut)
+                && segment[cut..].eq_ignore_ascii_case(suffix)
+            {
+                segment.truncate(cut);
+                format = Some(suffix_format);
+            }
+        }
+        segments.push(segment);
+    }
+    if segments.first().map(String::as_str) == Some("restcomm") {
+        segments.remove(0);
+    }
+    Ok((segments, format))
+}
+
+/// Turns an error into a response in `format`. Internal errors are logged here, once.
+pub fn error_response(req: &ApiRequest, format: Format, err: &Error) -> ApiResponse {
+    let status = err.http_status();
+    if err.is_internal() {
+        let path = req.url.split('?').next().unwrap_or("");
+        log::error!("{} {path}: {err}", req.method);
+    }
+    let mut headers = Vec::new();
+    match err {
+        Error::Unauthorized => {
+            headers.push(("WWW-Authenticate", "Basic realm=\"edgecomm\"".to_string()));
+        }
+        Error::MethodNotAllowed(allow) => headers.push(("Allow", allow.to_string())),
+        Error::TooManyRequests => headers.push(("Retry-After", "60".to_string())),
+        _ => {}
+    }
+    ApiResponse {
+        status,
+        content_type: format.content_type(),
+        headers,
+        body: format::error(format, status, err.code(), &err.public_message()),
+    }
+}
+
+/// The response for a request that failed before it could be parsed (body too large,
+/// unreadable) or whose handler panicked.
+pub fn early_error(req: &ApiRequest, err: &Error) -> ApiResponse {
+    let format = split_path(&req.url)
+        .ok()
+        .and_then(|(_, suffix)| suffix)
+        .unwrap_or_else(|| Format::from_accept(req.accept.as_deref()));
+    error_response(req, format, err)
+}
+
+#[cfg(test)]
+mod tests;

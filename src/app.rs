@@ -1,0 +1,203 @@
+//! Start-up and wiring: opens the store, creates the first Administrator on an empty store,
+//! binds every listener, then serves and reports readiness.
+//!
+//! `App::build` does everything that can fail (so a bad port or a locked data directory stops
+//! the start with one line) and `App::run` only spawns threads. Readiness is one line on
+//! stdout, `READY http=<addr> sip=<addr|off>`, which tests and scripts wait for, plus
+//! `READY=1` to systemd when `NOTIFY_SOCKET` is set.
+
+use std::fs;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::auth::Limiter;
+use crate::config::Config;
+use crate::crypto;
+use crate::domain::{accounts, Password};
+use crate::error::{Error, Result};
+use crate::http::{self, HttpServer};
+use crate::store::{check, Store};
+
+/// Everything a request handler can reach.
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// The validated configuration.
+    pub config: Config,
+    /// Failed-login limiter for the API.
+    pub limiter: Limiter,
+}
+
+impl AppState {
+    /// Opens the store of `config` and builds the state around it.
+    pub fn open(config: Config) -> Result<AppState> {
+        fs::create_dir_all(&config.data_dir).map_err(|err| {
+            Error::Io(std::io::Error::other(format!(
+                "cannot create data directory {}: {err}",
+                config.data_dir.display()
+            )))
+        })?;
+        let store = Store::open(&config.data_dir.join("db"), config.cache_bytes)?;
+        Ok(AppState::with_store(store, config))
+    }
+
+    /// Builds the state around an already open store (tests use a temporary one).
+    pub fn with_store(store: Store, config: Config) -> AppState {
+        let limiter = Limiter::new(
+            config.auth_max_failures,
+            config.auth_window_secs,
+            config.auth_backoff_secs,
+        );
+        AppState {
+            store,
+            config,
+            limiter,
+        }
+    }
+}
+
+/// A server whose sockets are bound but which does not serve yet.
+pub struct App {
+    state: Arc<AppState>,
+    http: HttpServer,
+}
+
+impl App {
+    /// Opens the store, creates the first Administrator if needed, binds the listeners.
+    pub fn build(config: Config) -> Result<App> {
+        let state = AppState::open(config)?;
+        ensure_admin(&state)?;
+        let http = http::bind(state.config.http_listen)?;
+        Ok(App {
+            state: Arc::new(state),
+            http,
+        })
+    }
+
+    /// The HTTP address actually bound.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http.local_addr()
+    }
+
+    /// Serves until the process is stopped. Crash-only: there is no shutdown path, because
+    /// every acknowledged write is already flushed.
+    pub fn run(self) -> Result<()> {
+        let workers = self
+            .http
+            .spawn_workers(self.state.clone(), self.state.config.http_workers);
+        log::info!("serving HTTP on {}", self.http_addr());
+        println!("READY http={} sip=off", self.http_addr());
+        let _ = std::io::stdout().flush();
+        notify_systemd("READY=1");
+        for worker in workers {
+            let _ = worker.join();
+        }
+        Ok(())
+    }
+}
+
+/// Runs the store's invariant check for `edgecomm check`.
+pub fn check(config: Config) -> Result<Vec<String>> {
+    let state = AppState::open(config)?;
+    check::run(&state.store)
+}
+
+/// The current time in Unix seconds.
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// On an empty store, creates the root Administrator with a random password, prints its
+/// credentials once and writes them to `<data dir>/initial-credentials` (mode 0600).
+fn ensure_admin(state: &AppState) -> Result<()> {
+    if !state.store.is_empty()? {
+        return Ok(());
+    }
+    let password = loop {
+        // 18 random bytes in base64url: 24 characters, 144 bits; retried until the password
+        // policy (letters and digits) holds, which almost always is at once.
+        let bytes = crypto::random_bytes::<18>()?;
+        let text = base64_url(&bytes);
+        if let Ok(password) = Password::parse(&text) {
+            break password;
+        }
+    };
+    let email = &state.config.admin_email;
+    let file = state.config.data_dir.join("initial-credentials");
+    // Written before the account exists: a crash in between leaves a file whose email and
+    // password still work once the next start creates the account... with a new password, so
+    // the next start rewrites it. Never the other way round (an account nobody can log into).
+    write_private(
+        &file,
+        &format!("email={}\npassword={}\n", email.as_str(), password.expose()),
+    )?;
+    let issued = accounts::create_root(&state.store, email, &password, unix_now())?;
+    let token = issued.auth_token.unwrap_or_default();
+    let text = format!(
+        "# edgecomm initial Administrator. Change the password, then delete this file.\n\
+         email={}\nsid={}\npassword={}\nauth_token={token}\n",
+        email.as_str(),
+        issued.account.sid,
+        password.expose()
+    );
+    write_private(&file, &text)?;
+    log::warn!(
+        "created the root Administrator: email={} sid={} password={} auth_token={token} \
+         (also in {}; shown once)",
+        email.as_str(),
+        issued.account.sid,
+        password.expose(),
+        file.display()
+    );
+    Ok(())
+}
+
+/// Writes a file readable by its owner only, atomically (temporary file, fsync, rename).
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+fn base64_url(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Sends a state line to systemd's notification socket, if there is one (sd_notify(3)).
+fn notify_systemd(state: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let result = (|| -> std::io::Result<()> {
+        let socket = std::os::unix::net::UnixDatagram::unbound()?;
+        let bytes = path.as_encoded_bytes();
+        if let Some(name) = bytes.strip_prefix(b"@") {
+            #[cfg(target_os = "linux")]
+            {
+                use std::os::linux::net::SocketAddrExt;
+                let addr = std::os::unix::net::SocketAddr::from_abstract_name(name)?;
+                socket.send_to_addr(state.as_bytes(), &addr)?;
+            }
+        } else {
+            socket.send_to(state.as_bytes(), &path)?;
+        }
+        Ok(())
+    })();
+    if let Err(err) = result {
+        log::warn!("cannot notify systemd: {err}");
+    }
+}

@@ -1,0 +1,221 @@
+//! API authentication: HTTP Basic credentials, checked against the store, with a per-address
+//! limit on failures (SPEC.md §1 and §6).
+//!
+//! This module knows the `Authorization` header's syntax but no HTTP library. The secret
+//! comparison itself lives in `domain::accounts::verify_credentials` (constant-time, same
+//! answer and same work for an unknown user as for a wrong secret). Nothing here logs a
+//! secret: the failure log line names the user part and the address only.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use base64::Engine;
+
+use crate::domain::accounts;
+use crate::error::{Error, Result};
+use crate::store::records::AccountRecord;
+use crate::store::Store;
+
+/// Upper bound on tracked addresses, so a scan from many sources cannot grow memory forever.
+const MAX_TRACKED: usize = 10_000;
+
+/// Counts failed logins per source address and refuses an address that failed too often.
+pub struct Limiter {
+    max_failures: u32,
+    window_secs: u64,
+    backoff_secs: u64,
+    entries: Mutex<HashMap<IpAddr, Entry>>,
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    window_start: u64,
+    failures: u32,
+    blocked_until: u64,
+}
+
+impl Limiter {
+    /// A limiter that blocks an address for `backoff_secs` after `max_failures` failures
+    /// within `window_secs`.
+    pub fn new(max_failures: u32, window_secs: u64, backoff_secs: u64) -> Limiter {
+        Limiter {
+            max_failures,
+            window_secs,
+            backoff_secs,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `TooManyRequests` while the address is blocked.
+    pub fn check(&self, ip: IpAddr, now: u64) -> Result<()> {
+        let entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        match entries.get(&ip) {
+            Some(entry) if entry.blocked_until > now => Err(Error::TooManyRequests),
+            _ => Ok(()),
+        }
+    }
+
+    /// Records one failure; the failure that reaches the limit starts the back-off.
+    pub fn record_failure(&self, ip: IpAddr, now: u64) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if entries.len() >= MAX_TRACKED && !entries.contains_key(&ip) {
+            let window = self.window_secs;
+            entries
+                .retain(|_, entry| entry.blocked_until > now || entry.window_start + window > now);
+            if entries.len() >= MAX_TRACKED {
+                // Still full of live entries: forget the oldest windows first.
+                let mut starts: Vec<u64> =
+                    entries.values().map(|entry| entry.window_start).collect();
+                starts.sort_unstable();
+                let cutoff = starts[starts.len() / 2];
+                entries.retain(|_, entry| entry.window_start > cutoff || entry.blocked_until > now);
+            }
+        }
+        let entry = entries.entry(ip).or_insert(Entry {
+            window_start: now,
+            failures: 0,
+            blocked_until: 0,
+        });
+        if now >= entry.window_start + self.window_secs {
+            entry.window_start = now;
+            entry.failures = 0;
+        }
+        entry.failures += 1;
+        if entry.failures >= self.max_failures {
+            entry.blocked_until = now + self.backoff_secs;
+            entry.failures = 0;
+            entry.window_start = now;
+        }
+    }
+
+    /// Forgets an address's failures after a successful login.
+    pub fn record_success(&self, ip: IpAddr) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        entries.remove(&ip);
+    }
+}
+
+/// Authenticates a request from its `Authorization` header value.
+///
+/// `peer` is the source address, used for the failure limit; `now` is Unix seconds.
+pub fn authenticate(
+    store: &Store,
+    limiter: &Limiter,
+    authorization: Option<&str>,
+    peer: Option<IpAddr>,
+    now: u64,
+) -> Result<AccountRecord> {
+    let Some(header) = authorization else {
+        return Err(Error::Unauthorized);
+    };
+    if let Some(ip) = peer {
+        limiter.check(ip, now)?;
+    }
+    let (user, secret) = parse_basic(header).ok_or(Error::Unauthorized)?;
+    match accounts::verify_credentials(store, &user, &secret) {
+        Ok(record) => {
+            if let Some(ip) = peer {
+                limiter.record_success(ip);
+            }
+            Ok(record)
+        }
+        Err(Error::Unauthorized) => {
+            let source = peer
+                .map(|ip| ip.to_string())
+                .unwrap_or_else(|| "-".to_string());
+            log::warn!("api auth failed: user={} source={source}", printable(&user));
+            if let Some(ip) = peer {
+                limiter.record_failure(ip, now);
+            }
+            Err(Error::Unauthorized)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Splits `Basic base64(user:secret)`; `None` for any other shape.
+pub fn parse_basic(header: &str) -> Option<(String, String)> {
+    let (scheme, encoded) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, secret) = text.split_once(':')?;
+    Some((user.to_string(), secret.to_string()))
+}
+
+/// A user name made safe for one log line (fail2ban parses these).
+fn printable(user: &str) -> String {
+    user.chars()
+        .take(128)
+        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_header_parses_user_and_secret() {
+        let header = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("a@b.c:pa:ss")
+        );
+        assert_eq!(parse_basic(&header), Some(("a@b.c".into(), "pa:ss".into())));
+        assert_eq!(parse_basic("basic YTpi"), Some(("a".into(), "b".into())));
+        assert_eq!(parse_basic("Bearer YTpi"), None);
+        assert_eq!(parse_basic("Basic !!!"), None);
+        assert_eq!(parse_basic("Basic YWI="), None); // "ab": no colon
+        assert_eq!(parse_basic("Basic"), None);
+    }
+
+    #[test]
+    fn limiter_blocks_after_max_failures_until_backoff_ends() {
+        let limiter = Limiter::new(3, 60, 30);
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
+        for t in 0..2 {
+            limiter.record_failure(ip, 100 + t);
+            assert!(limiter.check(ip, 100 + t).is_ok());
+        }
+        limiter.record_failure(ip, 102);
+        assert!(matches!(
+            limiter.check(ip, 102),
+            Err(Error::TooManyRequests)
+        ));
+        assert!(matches!(
+            limiter.check(ip, 131),
+            Err(Error::TooManyRequests)
+        ));
+        assert!(limiter.check(other, 102).is_ok());
+        assert!(limiter.check(ip, 132).is_ok());
+    }
+
+    #[test]
+    fn limiter_forgets_failures_outside_the_window_and_after_success() {
+        let limiter = Limiter::new(3, 60, 30);
+        let ip: IpAddr = "::1".parse().unwrap();
+        limiter.record_failure(ip, 0);
+        limiter.record_failure(ip, 1);
+        limiter.record_failure(ip, 61); // new window
+        assert!(limiter.check(ip, 61).is_ok());
+        limiter.record_failure(ip, 62);
+        limiter.record_success(ip);
+        limiter.record_failure(ip, 63);
+        assert!(limiter.check(ip, 63).is_ok());
+    }
+}

@@ -1,0 +1,417 @@
+//! Configuration: one table of settings, four sources, one validated `Config`.
+//!
+//! Every setting has a dotted key (`http.listen`), an embedded default, and a help line. The
+//! same key is a JSON path in the `--config` file (`{"http": {"listen": …}}`), an environment
+//! variable (`EDGECOMM_HTTP_LISTEN`) and a flag (`--http-listen`). Later sources win: defaults,
+//! then the file, then the environment, then flags. Unknown keys and bad values stop the start
+//! with one line that names them. This module does no I/O beyond reading the config file.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::domain::Email;
+
+/// One configurable setting.
+pub struct Setting {
+    /// Dotted key, as in the JSON file.
+    pub key: &'static str,
+    /// The embedded default, in the same textual form a user would write.
+    pub default: &'static str,
+    /// One line for `--help`.
+    pub help: &'static str,
+}
+
+/// Every setting, in the order `--help` shows them.
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        key: "data_dir",
+        default: "./data",
+        help: "data directory (created if missing)",
+    },
+    Setting {
+        key: "http.listen",
+        default: "127.0.0.1:8080",
+        help: "HTTP API address; port 0 picks a free port",
+    },
+    Setting {
+        key: "http.workers",
+        default: "4",
+        help: "HTTP worker threads (1-64)",
+    },
+    Setting {
+        key: "store.cache_bytes",
+        default: "16777216",
+        help: "database page cache in bytes (1 MiB - 1 GiB)",
+    },
+    Setting {
+        key: "log.level",
+        default: "info",
+        help: "error, warn, info, debug or trace",
+    },
+    Setting {
+        key: "accounts.admin_email",
+        default: "admin@localhost",
+        help: "email of the root Administrator created on first start",
+    },
+    Setting {
+        key: "accounts.max_depth",
+        default: "16",
+        help: "maximum depth of the account tree (2-64)",
+    },
+    Setting {
+        key: "auth.max_failures",
+        default: "10",
+        help: "failed API logins from one address before it is refused with 429",
+    },
+    Setting {
+        key: "auth.window_secs",
+        default: "60",
+        help: "window in which failed logins are counted",
+    },
+    Setting {
+        key: "auth.backoff_secs",
+        default: "60",
+        help: "how long an address stays refused after too many failures",
+    },
+];
+
+/// The validated configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where the database and `initial-credentials` live.
+    pub data_dir: PathBuf,
+    /// HTTP API listen address.
+    pub http_listen: SocketAddr,
+    /// Number of HTTP worker threads.
+    pub http_workers: usize,
+    /// sled page cache size.
+    pub cache_bytes: u64,
+    /// Log level.
+    pub log_level: log::LevelFilter,
+    /// Email of the first Administrator.
+    pub admin_email: Email,
+    /// Maximum depth of the account tree.
+    pub max_depth: u32,
+    /// API login failures per address before 429.
+    pub auth_max_failures: u32,
+    /// Window for counting failures, seconds.
+    pub auth_window_secs: u64,
+    /// Back-off after too many failures, seconds.
+    pub auth_backoff_secs: u64,
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Command {
+    /// Run the server.
+    Serve(Config),
+    /// Check the store's invariants and exit.
+    Check(Config),
+    /// Print this text and exit successfully.
+    Print(String),
+}
+
+/// Parses the command line (without the program name) and the environment into a command.
+/// `read_file` reads the `--config` file; tests pass a closure.
+pub fn load(
+    args: &[String],
+    env: &[(String, String)],
+    read_file: &dyn Fn(&str) -> std::io::Result<String>,
+) -> Result<Command, String> {
+    let mut values: BTreeMap<&'static str, String> = SETTINGS
+        .iter()
+        .map(|setting| (setting.key, setting.default.to_string()))
+        .collect();
+    let mut config_path = None;
+    let mut flags = Vec::new();
+    let mut subcommand = None;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) if arg.starts_with("--") => (name, Some(value.to_string())),
+            _ => (arg.as_str(), None),
+        };
+        match name {
+            "-h" | "--help" => return Ok(Command::Print(help())),
+            "-V" | "--version" => {
+                return Ok(Command::Print(format!(
+                    "edgecomm {}\n",
+                    env!("CARGO_PKG_VERSION")
+                )))
+            }
+            _ if name.starts_with('-') => {
+                let value = match inline {
+                    Some(value) => value,
+                    None => rest
+                        .next()
+                        .cloned()
+                        .ok_or_else(|| format!("{name} needs a value"))?,
+                };
+                if name == "--config" {
+                    config_path = Some(value);
+                } else {
+                    let key = SETTINGS
+                        .iter()
+                        .find(|setting| flag_name(setting.key) == name)
+                        .map(|setting| setting.key)
+                        .ok_or_else(|| format!("unknown flag {name} (see --help)"))?;
+                    flags.push((key, value));
+                }
+            }
+            "serve" | "check" if subcommand.is_none() => subcommand = Some(name.to_string()),
+            _ => return Err(format!("unexpected argument {arg:?} (see --help)")),
+        }
+    }
+
+    if let Some(path) = config_path.or_else(|| env_value(env, "EDGECOMM_CONFIG")) {
+        let text = read_file(&path).map_err(|err| format!("cannot read config {path}: {err}"))?;
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|err| format!("config {path} is not valid JSON: {err}"))?;
+        let mut found = Vec::new();
+        flatten(&json, "", &mut found).map_err(|err| format!("config {path}: {err}"))?;
+        for (key, value) in found {
+            let known = SETTINGS
+                .iter()
+                .find(|setting| setting.key == key)
+                .ok_or_else(|| format!("config {path}: unknown key {key:?}"))?;
+            values.insert(known.key, value);
+        }
+    }
+    for (name, value) in env {
+        let Some(suffix) = name.strip_prefix("EDGECOMM_") else {
+            continue;
+        };
+        if suffix == "CONFIG" {
+            continue;
+        }
+        let setting = SETTINGS
+            .iter()
+            .find(|setting| env_name(setting.key) == *name)
+            .ok_or_else(|| format!("unknown environment variable {name} (see --help)"))?;
+        values.insert(setting.key, value.clone());
+    }
+    for (key, value) in flags {
+        values.insert(key, value);
+    }
+
+    let config = Config::from_values(&values)?;
+    match subcommand.as_deref() {
+        Some("check") => Ok(Command::Check(config)),
+        _ => Ok(Command::Serve(config)),
+    }
+}
+
+impl Config {
+    /// Validates the merged textual values into typed settings.
+    fn from_values(values: &BTreeMap<&'static str, String>) -> Result<Config, String> {
+        let get = |key: &str| values.get(key).map(String::as_str).unwrap_or_default();
+        let bad = |key: &str, expected: &str| {
+            format!(
+                "invalid value {:?} for {key}: expected {expected}",
+                get(key)
+            )
+        };
+        let number = |key: &str, min: u64, max: u64| -> Result<u64, String> {
+            get(key)
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (min..=max).contains(n))
+                .ok_or_else(|| bad(key, &format!("a whole number from {min} to {max}")))
+        };
+        let data_dir = get("data_dir");
+        if data_dir.is_empty() {
+            return Err(bad("data_dir", "a directory path"));
+        }
+        let log_level = match get("log.level").to_ascii_lowercase().as_str() {
+            "error" => log::LevelFilter::Error,
+            "warn" => log::LevelFilter::Warn,
+            "info" => log::LevelFilter::Info,
+            "debug" => log::LevelFilter::Debug,
+            "trace" => log::LevelFilter::Trace,
+            _ => return Err(bad("log.level", "error, warn, info, debug or trace")),
+        };
+        Ok(Config {
+            data_dir: PathBuf::from(data_dir),
+            http_listen: get("http.listen")
+                .parse()
+                .map_err(|_| bad("http.listen", "an address such as 127.0.0.1:8080"))?,
+            http_workers: usize::try_from(number("http.workers", 1, 64)?)
+                .map_err(|_| bad("http.workers", "a small number"))?,
+            cache_bytes: number("store.cache_bytes", 1 << 20, 1 << 30)?,
+            log_level,
+            admin_email: Email::parse(get("accounts.admin_email"))
+                .map_err(|_| bad("accounts.admin_email", "an email address"))?,
+            max_depth: u32::try_from(number("accounts.max_depth", 2, 64)?)
+                .map_err(|_| bad("accounts.max_depth", "a small number"))?,
+            auth_max_failures: u32::try_from(number("auth.max_failures", 1, 1_000_000)?)
+                .map_err(|_| bad("auth.max_failures", "a number"))?,
+            auth_window_secs: number("auth.window_secs", 1, 86_400)?,
+            auth_backoff_secs: number("auth.backoff_secs", 1, 86_400)?,
+        })
+    }
+}
+
+/// The `--help` text, generated from [`SETTINGS`].
+pub fn help() -> String {
+    let mut out = String::from(
+        "edgecomm: Restcomm-compatible management API and SIP registrar for PBX appliances\n\n\
+         USAGE:\n    edgecomm [serve] [OPTIONS]   run the server (default)\n    \
+         edgecomm check [OPTIONS]     verify the store's indexes and invariants, then exit\n\n\
+         OPTIONS:\n    --config PATH                 JSON config file (also EDGECOMM_CONFIG)\n    \
+         -h, --help                    print this help\n    \
+         -V, --version                 print the version\n",
+    );
+    for setting in SETTINGS {
+        out.push_str(&format!(
+            "    {:<29} {} [default: {}]\n{:<34}env {}\n",
+            format!("{} VALUE", flag_name(setting.key)),
+            setting.help,
+            setting.default,
+            "",
+            env_name(setting.key)
+        ));
+    }
+    out.push_str(
+        "\nPrecedence: flags, then EDGECOMM_* variables, then the config file, then defaults.\n",
+    );
+    out
+}
+
+fn flag_name(key: &str) -> String {
+    format!("--{}", key.replace(['.', '_'], "-"))
+}
+
+fn env_name(key: &str) -> String {
+    format!("EDGECOMM_{}", key.replace('.', "_").to_ascii_uppercase())
+}
+
+fn env_value(env: &[(String, String)], name: &str) -> Option<String> {
+    env.iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.clone())
+}
+
+/// Flattens nested JSON objects into dotted keys with textual values.
+fn flatten(
+    value: &serde_json::Value,
+    prefix: &str,
+    out: &mut Vec<(String, String)>,
+) -> Result<(), String> {
+    let serde_json::Value::Object(map) = value else {
+        return Err("the top level must be a JSON object".to_string());
+    };
+    for (name, item) in map {
+        let key = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}.{name}")
+        };
+        match item {
+            serde_json::Value::Object(_) => flatten(item, &key, out)?,
+            serde_json::Value::String(text) => out.push((key, text.clone())),
+            serde_json::Value::Number(number) => out.push((key, number.to_string())),
+            serde_json::Value::Bool(flag) => out.push((key, flag.to_string())),
+            _ => return Err(format!("key {key:?} must be a string or a number")),
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_with(args: &[&str], env: &[(&str, &str)], file: &str) -> Result<Command, String> {
+        let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect();
+        let file = file.to_string();
+        load(&args, &env, &move |_| Ok(file.clone()))
+    }
+
+    fn serve(result: Result<Command, String>) -> Config {
+        match result {
+            Ok(Command::Serve(config)) => config,
+            other => panic!("expected a config, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_need_no_input() {
+        let config = serve(load_with(&[], &[], ""));
+        assert_eq!(config.data_dir, PathBuf::from("./data"));
+        assert_eq!(config.http_listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.cache_bytes, 16 * 1024 * 1024);
+        assert_eq!(config.admin_email.as_str(), "admin@localhost");
+        assert_eq!(config.max_depth, 16);
+    }
+
+    #[test]
+    fn flags_beat_environment_beat_file() {
+        let file = r#"{"http": {"listen": "127.0.0.1:1"}, "data_dir": "/file", "accounts": {"max_depth": 5}}"#;
+        let env = [
+            ("EDGECOMM_HTTP_LISTEN", "127.0.0.1:2"),
+            ("EDGECOMM_DATA_DIR", "/env"),
+        ];
+        let config = serve(load_with(
+            &["--config", "x.json", "--data-dir=/flag"],
+            &env,
+            file,
+        ));
+        assert_eq!(config.http_listen.to_string(), "127.0.0.1:2");
+        assert_eq!(config.data_dir, PathBuf::from("/flag"));
+        assert_eq!(config.max_depth, 5);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let err =
+            load_with(&["--config", "c.json"], &[], r#"{"http": {"lisen": "x"}}"#).unwrap_err();
+        assert!(err.contains("\"http.lisen\""), "{err}");
+        let err = load_with(&["--http-listen", "nowhere"], &[], "").unwrap_err();
+        assert!(
+            err.contains("http.listen") && err.contains("nowhere"),
+            "{err}"
+        );
+        let err = load_with(&[], &[("EDGECOMM_HTTP_LISTN", "x")], "").unwrap_err();
+        assert!(err.contains("EDGECOMM_HTTP_LISTN"), "{err}");
+        let err = load_with(&["--bogus", "1"], &[], "").unwrap_err();
+        assert!(err.contains("--bogus"), "{err}");
+        let err = load_with(&["--http-workers", "0"], &[], "").unwrap_err();
+        assert!(err.contains("http.workers"), "{err}");
+        let err = load_with(&["--config", "c.json"], &[], "[1]").unwrap_err();
+        assert!(err.contains("object"), "{err}");
+        assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn help_lists_every_setting() {
+        let Ok(Command::Print(text)) = load_with(&["--help"], &[], "") else {
+            panic!("no help")
+        };
+        for setting in SETTINGS {
+            assert!(text.contains(&flag_name(setting.key)), "{}", setting.key);
+            assert!(text.contains(&env_name(setting.key)), "{}", setting.key);
+        }
+    }
+
+    #[test]
+    fn example_config_holds_every_default() {
+        let example = include_str!("../assets/config.example.json");
+        let json: serde_json::Value = serde_json::from_str(example).unwrap();
+        let mut found = Vec::new();
+        flatten(&json, "", &mut found).unwrap();
+        let expected: Vec<(String, String)> = SETTINGS
+            .iter()
+            .map(|setting| (setting.key.to_string(), setting.default.to_string()))
+            .collect();
+        found.sort();
+        let mut expected_sorted = expected.clone();
+        expected_sorted.sort();
+        assert_eq!(found, expected_sorted);
+    }
+}

@@ -1,0 +1,405 @@
+//! Accounts: the hierarchy, roles, credentials and the status cascade (SPEC.md §2).
+//!
+//! Reach rules: an Administrator acts on itself and every descendant; a Developer or a
+//! ProvisioningAgent only on its own record. Anything out of reach is `NotFound`, so existence
+//! is not leaked. Every mutation runs under the store's write lock: it reads what it needs,
+//! decides every new record (for a cascade, the whole subtree), and hands them to the store,
+//! which commits them in one transaction and flushes.
+//!
+//! The cascade keeps two invariants, checked by `store::check`:
+//! an active account has an active parent (or none), and a closed account has only closed
+//! descendants. A status set by a cascade is marked `inherited`, so that re-activating an
+//! ancestor re-activates exactly the accounts that the cascade suspended.
+
+use std::collections::HashMap;
+
+use crate::crypto;
+use crate::domain::{AccountSid, Email, FriendlyName, Password, Role, Status};
+use crate::error::{Error, Result};
+use crate::store::records::{AccountRecord, PasswordHash};
+use crate::store::Store;
+
+/// What a caller asks for when creating a sub-account.
+#[derive(Debug)]
+pub struct NewAccount {
+    /// Required, unique (case-insensitive).
+    pub email: Email,
+    /// Required; becomes the password hash and a fresh AuthToken.
+    pub password: Password,
+    /// Defaults to the email.
+    pub friendly_name: Option<FriendlyName>,
+    /// Defaults to the creator's role.
+    pub role: Option<Role>,
+    /// Defaults to `active`.
+    pub status: Option<Status>,
+}
+
+/// The fields an update may change; `None` leaves a field as it is.
+#[derive(Debug, Default)]
+pub struct AccountChanges {
+    /// New display name.
+    pub friendly_name: Option<FriendlyName>,
+    /// New password; also issues a new AuthToken and activates an uninitialized account.
+    pub password: Option<Password>,
+    /// New status, cascaded over the subtree.
+    pub status: Option<Status>,
+    /// New role; Administrators only, never on oneself.
+    pub role: Option<Role>,
+}
+
+/// An account after a write, with the AuthToken in clear when the write issued one.
+/// The token exists in clear only here: the store keeps its hash.
+#[derive(Debug)]
+pub struct Issued {
+    /// The account as stored after the write.
+    pub account: AccountRecord,
+    /// The new AuthToken, when this write created one.
+    pub auth_token: Option<String>,
+}
+
+/// Limits that come from the configuration.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Maximum depth of the account tree (a root is at depth 1).
+    pub max_depth: u32,
+}
+
+/// Creates the root Administrator on an empty store (first start).
+pub fn create_root(store: &Store, email: &Email, password: &Password, now: i64) -> Result<Issued> {
+    let guard = store.write_lock();
+    if !store.is_empty()? {
+        return Err(Error::Conflict(
+            "the store already has accounts".to_string(),
+        ));
+    }
+    let (token, token_hash) = new_token()?;
+    let record = AccountRecord {
+        sid: AccountSid::random()?,
+        parent: None,
+        email: email.as_str().to_string(),
+        friendly_name: default_friendly_name(email),
+        status: Status::Active,
+        inherited: false,
+        role: Role::Administrator,
+        token_hash,
+        password: hash_password(password)?,
+        depth: 1,
+        seq: store.next_seq()?,
+        created: now,
+        updated: now,
+    };
+    store.insert_account(&guard, &record)?;
+    Ok(Issued {
+        account: record,
+        auth_token: Some(token),
+    })
+}
+
+/// Creates a sub-account of `caller` (Administrators only).
+pub fn create(
+    store: &Store,
+    caller: &AccountRecord,
+    new: NewAccount,
+    limits: Limits,
+    now: i64,
+) -> Result<Issued> {
+    if caller.role != Role::Administrator {
+        return Err(Error::Forbidden(
+            "only an Administrator may create sub-accounts".to_string(),
+        ));
+    }
+    if caller.depth >= limits.max_depth {
+        return Err(Error::Invalid(format!(
+            "the account tree is limited to {} levels",
+            limits.max_depth
+        )));
+    }
+    let status = new.status.unwrap_or(Status::Active);
+    if status == Status::Closed {
+        return Err(Error::Invalid("a new account cannot be closed".to_string()));
+    }
+    // Random values and hashing happen before the lock: they are slow and need no state.
+    let (token, token_hash) = new_token()?;
+    let password = hash_password(&new.password)?;
+    let sid = AccountSid::random()?;
+    let guard = store.write_lock();
+    // The caller's record was read at authentication; re-read it under the lock, so that a
+    // cascade that just suspended it cannot be outrun.
+    let parent = store.account(&caller.sid)?.ok_or(Error::Unauthorized)?;
+    if parent.status != Status::Active {
+        return Err(Error::Unauthorized);
+    }
+    let record = AccountRecord {
+        sid,
+        parent: Some(parent.sid),
+        email: new.email.as_str().to_string(),
+        friendly_name: new
+            .friendly_name
+            .map(|name| name.as_str().to_string())
+            .unwrap_or_else(|| default_friendly_name(&new.email)),
+        status,
+        inherited: false,
+        role: new.role.unwrap_or(caller.role),
+        token_hash,
+        password,
+        depth: parent.depth + 1,
+        seq: store.next_seq()?,
+        created: now,
+        updated: now,
+    };
+    store.insert_account(&guard, &record)?;
+    Ok(Issued {
+        account: record,
+        auth_token: Some(token),
+    })
+}
+
+/// Finds an account by SID or email within the caller's reach; anything else is `NotFound`.
+pub fn find(store: &Store, caller: &AccountRecord, sid_or_email: &str) -> Result<AccountRecord> {
+    let record = lookup(store, sid_or_email)?.ok_or(Error::NotFound("account"))?;
+    if record.sid == caller.sid {
+        return Ok(record);
+    }
+    if caller.role == Role::Administrator && is_ancestor(store, &caller.sid, &record)? {
+        return Ok(record);
+    }
+    Err(Error::NotFound("account"))
+}
+
+/// Every descendant of the caller (all depths), oldest first. Administrators only.
+pub fn list(store: &Store, caller: &AccountRecord) -> Result<Vec<AccountRecord>> {
+    if caller.role != Role::Administrator {
+        return Err(Error::Forbidden(
+            "only an Administrator may list sub-accounts".to_string(),
+        ));
+    }
+    let mut all = descendants(store, &caller.sid)?;
+    all.sort_by_key(|record| record.seq);
+    Ok(all)
+}
+
+/// Applies `changes` to the account named by `sid_or_email`, cascading a status change over
+/// its subtree, all in one transaction.
+pub fn update(
+    store: &Store,
+    caller: &AccountRecord,
+    sid_or_email: &str,
+    changes: AccountChanges,
+    now: i64,
+) -> Result<Issued> {
+    let target = find(store, caller, sid_or_email)?;
+    let on_self = target.sid == caller.sid;
+    if on_self && changes.status.is_some() {
+        return Err(Error::Forbidden(
+            "an account cannot change its own Status".to_string(),
+        ));
+    }
+    if changes.role.is_some() && (on_self || caller.role != Role::Administrator) {
+        return Err(Error::Forbidden(
+            "only an Administrator may set Role, and not on itself".to_string(),
+        ));
+    }
+    let issued = match &changes.password {
+        Some(password) => Some((new_token()?, hash_password(password)?)),
+        None => None,
+    };
+
+    let guard = store.write_lock();
+    let mut record = store
+        .account(&target.sid)?
+        .ok_or(Error::NotFound("account"))?;
+    if record.status == Status::Closed {
+        return Err(Error::Conflict(
+            "the account is closed and cannot be modified".to_string(),
+        ));
+    }
+    let parent_status = match record.parent {
+        Some(parent) => store.account(&parent)?.map(|parent| parent.status),
+        None => None,
+    };
+    let mut new_status = changes.status;
+    if new_status.is_none() && issued.is_some() && record.status == Status::Uninitialized {
+        // Setting a password is what initialises an account (SPEC.md §2.1).
+        new_status = Some(Status::Active);
+    }
+    if new_status == Some(Status::Active) {
+        if record.status == Status::Uninitialized && issued.is_none() {
+            return Err(Error::Conflict(
+                "an uninitialized account becomes active when its Password is set".to_string(),
+            ));
+        }
+        if parent_status.is_some_and(|status| status != Status::Active) {
+            return Err(Error::Conflict(
+                "an account cannot be more active than its parent; activate the parent first"
+                    .to_string(),
+            ));
+        }
+    }
+
+    if let Some(name) = changes.friendly_name {
+        record.friendly_name = name.as_str().to_string();
+    }
+    if let Some(role) = changes.role {
+        record.role = role;
+    }
+    let auth_token = issued.map(|((token, token_hash), password)| {
+        record.token_hash = token_hash;
+        record.password = password;
+        token
+    });
+    record.updated = now;
+    let mut writes = Vec::new();
+    if let Some(status) = new_status {
+        record.status = status;
+        record.inherited = false;
+        writes = cascade(store, &record, now)?;
+    }
+    writes.insert(0, record.clone());
+    store.update_accounts(&guard, &writes)?;
+    drop(guard);
+    Ok(Issued {
+        account: record,
+        auth_token,
+    })
+}
+
+/// Closes an account and its whole subtree (the API's DELETE). Closing oneself is refused.
+pub fn close(
+    store: &Store,
+    caller: &AccountRecord,
+    sid_or_email: &str,
+    now: i64,
+) -> Result<AccountRecord> {
+    let changes = AccountChanges {
+        status: Some(Status::Closed),
+        ..AccountChanges::default()
+    };
+    Ok(update(store, caller, sid_or_email, changes, now)?.account)
+}
+
+/// Checks Basic credentials: `user` is a SID or an email, `secret` the AuthToken or the
+/// password. Unknown user, wrong secret and an account that is not active all give the same
+/// `Unauthorized`, after the same amount of hashing.
+pub fn verify_credentials(store: &Store, user: &str, secret: &str) -> Result<AccountRecord> {
+    let record = lookup(store, user)?;
+    let Some(record) = record else {
+        // Burn the same time as a real password check, so timing does not reveal the user.
+        let _ = crypto::pbkdf2_sha256(secret.as_bytes(), &[0u8; 16], crypto::PBKDF2_ITERATIONS);
+        return Err(Error::Unauthorized);
+    };
+    let token_ok = crypto::ct_eq(
+        crypto::sha256_hex(secret.as_bytes()).as_bytes(),
+        record.token_hash.as_bytes(),
+    );
+    let secret_ok = token_ok || password_matches(&record.password, secret);
+    if !secret_ok || record.status != Status::Active {
+        return Err(Error::Unauthorized);
+    }
+    Ok(record)
+}
+
+/// Reads an account by SID, or else by email (case-insensitive).
+fn lookup(store: &Store, sid_or_email: &str) -> Result<Option<AccountRecord>> {
+    match AccountSid::parse(sid_or_email) {
+        Some(sid) => store.account(&sid),
+        None => store.account_by_email(&sid_or_email.to_ascii_lowercase()),
+    }
+}
+
+/// True when `ancestor` is a proper ancestor of `record`. Walks up at most the tree depth.
+fn is_ancestor(store: &Store, ancestor: &AccountSid, record: &AccountRecord) -> Result<bool> {
+    let mut next = record.parent;
+    while let Some(sid) = next {
+        if sid == *ancestor {
+            return Ok(true);
+        }
+        next = store.account(&sid)?.and_then(|parent| parent.parent);
+    }
+    Ok(false)
+}
+
+/// Every descendant of `root`, parents before children (breadth-first).
+fn descendants(store: &Store, root: &AccountSid) -> Result<Vec<AccountRecord>> {
+    let mut out = Vec::new();
+    let mut queue = std::collections::VecDeque::from([*root]);
+    while let Some(sid) = queue.pop_front() {
+        for child in store.children(&sid)? {
+            let record = store
+                .account(&child)?
+                .ok_or_else(|| Error::Corrupt(format!("child edge to missing account {child}")))?;
+            queue.push_back(child);
+            out.push(record);
+        }
+    }
+    Ok(out)
+}
+
+/// The new records of `root`'s descendants after `root` took its (already set) new status.
+/// Must run under the write lock, so that the scan and the commit see the same tree.
+fn cascade(store: &Store, root: &AccountRecord, now: i64) -> Result<Vec<AccountRecord>> {
+    let mut new_status: HashMap<AccountSid, Status> = HashMap::from([(root.sid, root.status)]);
+    let mut changed = Vec::new();
+    // Breadth-first order means a parent's new status is known before its children's.
+    for mut record in descendants(store, &root.sid)? {
+        let parent_status = record
+            .parent
+            .and_then(|parent| new_status.get(&parent).copied())
+            .ok_or_else(|| Error::Corrupt(format!("account {} outside its tree", record.sid)))?;
+        let next = match (root.status, record.status) {
+            (_, Status::Closed) => None,
+            (Status::Closed, _) => Some(Status::Closed),
+            (Status::Uninitialized, _) => Some(Status::Uninitialized),
+            (Status::Suspended, Status::Active) => Some(Status::Suspended),
+            (Status::Active, Status::Suspended)
+                if record.inherited && parent_status == Status::Active =>
+            {
+                Some(Status::Active)
+            }
+            _ => None,
+        };
+        if let Some(status) = next.filter(|status| *status != record.status) {
+            record.status = status;
+            // Re-activated accounts are back on their own footing; cascaded ones remember it.
+            record.inherited = status != Status::Active;
+            record.updated = now;
+            new_status.insert(record.sid, status);
+            changed.push(record);
+        } else {
+            new_status.insert(record.sid, record.status);
+        }
+    }
+    Ok(changed)
+}
+
+fn default_friendly_name(email: &Email) -> String {
+    email.as_str().chars().take(64).collect()
+}
+
+/// A fresh AuthToken (32 hex characters) and the hash the store keeps of it.
+fn new_token() -> Result<(String, String)> {
+    let token = crypto::hex(&crypto::random_bytes::<16>()?);
+    let hash = crypto::sha256_hex(token.as_bytes());
+    Ok((token, hash))
+}
+
+fn hash_password(password: &Password) -> Result<PasswordHash> {
+    let salt = crypto::random_bytes::<16>()?;
+    let hash = crypto::pbkdf2_sha256(
+        password.expose().as_bytes(),
+        &salt,
+        crypto::PBKDF2_ITERATIONS,
+    );
+    Ok(PasswordHash {
+        salt: crypto::hex(&salt),
+        iterations: crypto::PBKDF2_ITERATIONS,
+        hash: crypto::hex(&hash),
+    })
+}
+
+fn password_matches(stored: &PasswordHash, candidate: &str) -> bool {
+    let Some(salt) = crypto::unhex::<16>(&stored.salt) else {
+        return false;
+    };
+    let derived = crypto::pbkdf2_sha256(candidate.as_bytes(), &salt, stored.iterations);
+    crypto::ct_eq(crypto::hex(&derived).as_bytes(), stored.hash.as_bytes())
+}

@@ -1,0 +1,293 @@
+//! The domain layer: identifiers, validated value types and the rules of each entity.
+//!
+//! Values of the newtypes here are valid by construction (`parse` is the only way in), so the
+//! entity modules below never re-check them. Domain code decides *what* changes; it never
+//! builds keys or opens transactions (that is `store/`), and it never sees HTTP (that is
+//! `api/`). Time is always an argument (`now`, Unix seconds), so tests can fix it.
+
+pub mod accounts;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto;
+use crate::error::{Error, Result};
+
+/// An account identifier: `AC` followed by 32 lowercase hex digits (16 random bytes).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountSid([u8; 16]);
+
+impl AccountSid {
+    /// Parses the textual form; `None` when the text is not a well-formed account SID.
+    pub fn parse(text: &str) -> Option<AccountSid> {
+        let hex = text.strip_prefix("AC")?;
+        if hex.bytes().any(|b| b.is_ascii_uppercase()) {
+            return None;
+        }
+        crypto::unhex::<16>(hex).map(AccountSid)
+    }
+
+    /// A fresh random SID.
+    pub fn random() -> Result<AccountSid> {
+        Ok(AccountSid(crypto::random_bytes()?))
+    }
+
+    /// The 16 bytes the store keys on.
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+
+    /// Rebuilds a SID from its 16 stored bytes.
+    pub fn from_bytes(bytes: [u8; 16]) -> AccountSid {
+        AccountSid(bytes)
+    }
+}
+
+impl fmt::Display for AccountSid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AC{}", crypto::hex(&self.0))
+    }
+}
+
+impl fmt::Debug for AccountSid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+impl Serialize for AccountSid {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for AccountSid {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        AccountSid::parse(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("bad account sid {text:?}")))
+    }
+}
+
+/// The lifecycle state of an account (SPEC.md §2.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Created but waiting for a password to be set; cannot authenticate.
+    Uninitialized,
+    /// The only status that authenticates on the API and registers phones.
+    Active,
+    /// Temporarily disabled; can be re-activated.
+    Suspended,
+    /// Final: the account and its subtree are gone for good, the record stays.
+    Closed,
+}
+
+impl Status {
+    /// Parses the API spelling, ignoring case.
+    pub fn parse(text: &str) -> Result<Status> {
+        match text.to_ascii_lowercase().as_str() {
+            "uninitialized" => Ok(Status::Uninitialized),
+            "active" => Ok(Status::Active),
+            "suspended" => Ok(Status::Suspended),
+            "closed" => Ok(Status::Closed),
+            _ => Err(Error::Invalid(format!(
+                "Status must be one of active, suspended, closed, uninitialized (got {text:?})"
+            ))),
+        }
+    }
+
+    /// The API spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Uninitialized => "uninitialized",
+            Status::Active => "active",
+            Status::Suspended => "suspended",
+            Status::Closed => "closed",
+        }
+    }
+}
+
+/// What an account may do (SPEC.md §2, Roles).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Role {
+    /// Acts on itself and all its descendants; the only role that manages sub-accounts.
+    Administrator,
+    /// Manages its own record and Clients, not sub-accounts.
+    Developer,
+    /// Like Developer (the difference in Restcomm concerns SMS and recordings).
+    ProvisioningAgent,
+}
+
+impl Role {
+    /// Parses the API spelling, ignoring case.
+    pub fn parse(text: &str) -> Result<Role> {
+        match text.to_ascii_lowercase().as_str() {
+            "administrator" => Ok(Role::Administrator),
+            "developer" => Ok(Role::Developer),
+            "provisioningagent" => Ok(Role::ProvisioningAgent),
+            _ => Err(Error::Invalid(format!(
+                "Role must be one of Administrator, Developer, ProvisioningAgent (got {text:?})"
+            ))),
+        }
+    }
+
+    /// The API spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Administrator => "Administrator",
+            Role::Developer => "Developer",
+            Role::ProvisioningAgent => "ProvisioningAgent",
+        }
+    }
+}
+
+/// A syntactically valid email address, kept as given; uniqueness uses [`Email::key`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    /// Accepts `local@domain` with printable ASCII, no spaces, at most 254 characters.
+    /// Deliberately loose beyond that: the address is an identifier here, nothing is mailed.
+    pub fn parse(text: &str) -> Result<Email> {
+        let invalid = || Error::Invalid(format!("EmailAddress {text:?} is not a valid email"));
+        if text.len() > 254 {
+            return Err(Error::Invalid(
+                "EmailAddress is longer than 254 characters".to_string(),
+            ));
+        }
+        let (local, domain) = text.split_once('@').ok_or_else(invalid)?;
+        let printable = |s: &str| s.bytes().all(|b| b.is_ascii_graphic() && b != b'@');
+        let domain_ok = !domain.is_empty()
+            && printable(domain)
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains("..")
+            && domain
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
+        if local.is_empty() || local.len() > 64 || !printable(local) || !domain_ok {
+            return Err(invalid());
+        }
+        Ok(Email(text.to_string()))
+    }
+
+    /// The address as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The case-insensitive identity of the address, used by the unique index.
+    pub fn key(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+}
+
+/// A password that meets the policy: 8–128 characters, with letters and digits.
+pub struct Password(String);
+
+impl Password {
+    /// Checks the policy; the message names the parameter as the caller sent it.
+    pub fn parse(text: &str) -> Result<Password> {
+        let chars = text.chars().count();
+        if chars < 8 {
+            return Err(Error::Invalid(
+                "Password must be at least 8 characters long".to_string(),
+            ));
+        }
+        if chars > 128 {
+            return Err(Error::Invalid(
+                "Password must be at most 128 characters long".to_string(),
+            ));
+        }
+        if text.chars().any(char::is_control) {
+            return Err(Error::Invalid(
+                "Password must not contain control characters".to_string(),
+            ));
+        }
+        let has_letter = text.chars().any(char::is_alphabetic);
+        let has_digit = text.chars().any(|c| c.is_ascii_digit());
+        if !has_letter || !has_digit {
+            return Err(Error::Invalid(
+                "Password must contain both letters and digits".to_string(),
+            ));
+        }
+        Ok(Password(text.to_string()))
+    }
+
+    /// The secret itself; callers only hash it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// A display name: 1–64 characters, no control characters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FriendlyName(String);
+
+impl FriendlyName {
+    /// Checks length and characters.
+    pub fn parse(text: &str) -> Result<FriendlyName> {
+        let chars = text.chars().count();
+        if chars == 0 || chars > 64 {
+            return Err(Error::Invalid(
+                "FriendlyName must be 1 to 64 characters long".to_string(),
+            ));
+        }
+        if text.chars().any(char::is_control) {
+            return Err(Error::Invalid(
+                "FriendlyName must not contain control characters".to_string(),
+            ));
+        }
+        Ok(FriendlyName(text.to_string()))
+    }
+
+    /// The name as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Formats Unix seconds as RFC 2822, the way Restcomm does: `Mon, 4 Nov 2013 16:33:39 +0000`.
+pub fn rfc2822(unix_secs: i64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let days = unix_secs.div_euclid(86_400);
+    let secs_of_day = unix_secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    let weekday = DAYS[usize::try_from(days.rem_euclid(7)).unwrap_or(0)];
+    let month_name = MONTHS[usize::try_from(month - 1).unwrap_or(0)];
+    format!(
+        "{weekday}, {day} {month_name} {year} {:02}:{:02}:{:02} +0000",
+        secs_of_day / 3600,
+        secs_of_day % 3600 / 60,
+        secs_of_day % 60
+    )
+}
+
+/// Converts days since 1970-01-01 to (year, month 1–12, day 1–31).
+/// Howard Hinnant's `civil_from_days`, exact for the proleptic Gregorian calendar.
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,142 @@
+//! The HTTP adapter: the only code that names `tiny_http`.
+//!
+//! It turns each tiny_http request into an [`ApiRequest`] (capping the body at 64 KiB before
+//! reading it), calls `api::handle` inside `catch_unwind` so that a bug answers 500 instead of
+//! killing a worker, writes one access-log line, and sends the [`ApiResponse`]. The access
+//! line has the method, the path, the status, the size and the time: never the query string,
+//! the `Authorization` header or the body, which may hold secrets.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use crate::api::{self, ApiRequest, ApiResponse, MAX_BODY_BYTES};
+use crate::app::{unix_now, AppState};
+use crate::error::{Error, Result};
+
+/// A bound HTTP listener, not yet serving.
+pub struct HttpServer {
+    server: Arc<tiny_http::Server>,
+    addr: SocketAddr,
+}
+
+/// Binds the HTTP listener; port 0 picks a free port, reported by [`HttpServer::local_addr`].
+pub fn bind(addr: SocketAddr) -> Result<HttpServer> {
+    let server = tiny_http::Server::http(addr).map_err(|err| {
+        Error::Io(std::io::Error::other(format!(
+            "cannot listen for HTTP on {addr}: {err}"
+        )))
+    })?;
+    let addr = server
+        .server_addr()
+        .to_ip()
+        .ok_or_else(|| Error::Io(std::io::Error::other("HTTP listener has no IP address")))?;
+    Ok(HttpServer {
+        server: Arc::new(server),
+        addr,
+    })
+}
+
+impl HttpServer {
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Starts `workers` threads that serve requests until the process ends.
+    pub fn spawn_workers(&self, state: Arc<AppState>, workers: usize) -> Vec<JoinHandle<()>> {
+        (0..workers)
+            .map(|idx| {
+                let (server, state) = (self.server.clone(), state.clone());
+                thread::Builder::new()
+                    .name(format!("http-{idx}"))
+                    .spawn(move || {
+                        for request in server.incoming_requests() {
+                            serve_one(&state, request);
+                        }
+                    })
+                    .expect("spawning a worker thread at start-up only fails when out of resources")
+            })
+            .collect()
+    }
+}
+
+fn serve_one(state: &AppState, mut request: tiny_http::Request) {
+    let started = Instant::now();
+    let header = |name: &str| {
+        request
+            .headers()
+            .iter()
+            .find(|field| field.field.as_str().as_str().eq_ignore_ascii_case(name))
+            .map(|field| field.value.as_str().to_string())
+    };
+    let mut req = ApiRequest {
+        method: request.method().as_str().to_string(),
+        url: request.url().to_string(),
+        authorization: header("Authorization"),
+        accept: header("Accept"),
+        content_type: header("Content-Type"),
+        remote: request.remote_addr().map(|addr| addr.ip()),
+        body: Vec::new(),
+    };
+    let res = match read_body(&mut request) {
+        Ok(body) => {
+            req.body = body;
+            panic::catch_unwind(AssertUnwindSafe(|| api::handle(state, &req, unix_now())))
+                .unwrap_or_else(|_| {
+                    api::early_error(&req, &Error::Io(std::io::Error::other("handler panicked")))
+                })
+        }
+        Err(err) => api::early_error(&req, &err),
+    };
+    let path = req.url.split('?').next().unwrap_or("");
+    let source = req
+        .remote
+        .map(|ip| ip.to_string())
+        .unwrap_or_else(|| "-".to_string());
+    log::info!(
+        "{source} {} {path} {} {}B {}ms",
+        req.method,
+        res.status,
+        res.body.len(),
+        started.elapsed().as_millis()
+    );
+    // The client may have gone away; there is no one left to tell.
+    let _ = request.respond(to_tiny(res));
+}
+
+/// Reads the body, refusing more than [`MAX_BODY_BYTES`] without reading it all.
+fn read_body(request: &mut tiny_http::Request) -> Result<Vec<u8>> {
+    if request
+        .body_length()
+        .is_some_and(|len| len > MAX_BODY_BYTES)
+    {
+        return Err(Error::TooLarge);
+    }
+    let mut body = Vec::new();
+    let limit = u64::try_from(MAX_BODY_BYTES + 1).unwrap_or(u64::MAX);
+    request
+        .as_reader()
+        .take(limit)
+        .read_to_end(&mut body)
+        .map_err(|_| Error::Invalid("could not read the request body".to_string()))?;
+    if body.len() > MAX_BODY_BYTES {
+        return Err(Error::TooLarge);
+    }
+    Ok(body)
+}
+
+fn to_tiny(res: ApiResponse) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+    let mut response = tiny_http::Response::from_data(res.body).with_status_code(res.status);
+    let headers =
+        std::iter::once(("Content-Type", res.content_type.to_string())).chain(res.headers);
+    for (name, value) in headers {
+        if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
+            response.add_header(header);
+        }
+    }
+    response
+}

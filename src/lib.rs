@@ -1,0 +1,17 @@
+//! edgecomm: a Restcomm-compatible management API (Accounts, Clients) and SIP registrar for
+//! on-prem PBX appliances, in one process over an embedded sled database.
+//!
+//! Reading order: `config` (what can be set), `app` (start-up and wiring), `http` (the only
+//! tiny_http code) → `api` (routes and wire formats) → `domain` (the rules) → `store` (the
+//! only sled code). `error` maps every failure to a status in one place; `auth` and `crypto`
+//! hold everything about credentials. ARCHITECTURE.md has the map and the invariants.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod store;

@@ -1,0 +1,109 @@
+//! The store's invariant checker: every index entry points at a primary record that agrees
+//! with it, every primary has its index entries, and the account tree obeys the status rules.
+//!
+//! Domain and black-box tests run it after each scenario; operators run `edgecomm check`.
+//! It reads only, and reports every problem it finds rather than stopping at the first.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::domain::{AccountSid, Status};
+use crate::error::Result;
+use crate::store::records::AccountRecord;
+use crate::store::{keys, records, Store};
+
+/// Returns one line per broken invariant; an empty list means the store is consistent.
+pub fn run(store: &Store) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
+    let mut accounts: HashMap<AccountSid, AccountRecord> = HashMap::new();
+    for entry in store.accounts.iter() {
+        let (key, value) = entry?;
+        let record: AccountRecord = records::decode(&value)?;
+        if keys::decode_account(&key)? != record.sid {
+            problems.push(format!("account {} stored under another key", record.sid));
+        }
+        accounts.insert(record.sid, record);
+    }
+
+    let mut emails_seen = HashSet::new();
+    for entry in store.account_emails.iter() {
+        let (key, value) = entry?;
+        let email = keys::decode_email(&key)?;
+        let sid = keys::decode_account(&value)?;
+        match accounts.get(&sid) {
+            Some(record) if record.email.to_ascii_lowercase() == email => {
+                emails_seen.insert(sid);
+            }
+            Some(_) => problems.push(format!(
+                "email index {email} points at {sid} with another email"
+            )),
+            None => problems.push(format!(
+                "email index {email} points at missing account {sid}"
+            )),
+        }
+    }
+
+    let mut edges = HashSet::new();
+    for entry in store.account_children.iter() {
+        let (key, _) = entry?;
+        let (parent, child) = keys::decode_child(&key)?;
+        match accounts.get(&child) {
+            Some(record) if record.parent == Some(parent) => {
+                edges.insert(child);
+            }
+            _ => problems.push(format!(
+                "child edge {parent} -> {child} has no matching account"
+            )),
+        }
+    }
+
+    for record in accounts.values() {
+        if !emails_seen.contains(&record.sid) {
+            problems.push(format!(
+                "account {} missing from the email index",
+                record.sid
+            ));
+        }
+        let Some(parent_sid) = record.parent else {
+            if record.depth != 1 {
+                problems.push(format!(
+                    "root account {} has depth {}",
+                    record.sid, record.depth
+                ));
+            }
+            continue;
+        };
+        if !edges.contains(&record.sid) {
+            problems.push(format!(
+                "account {} missing from its parent's children",
+                record.sid
+            ));
+        }
+        let Some(parent) = accounts.get(&parent_sid) else {
+            problems.push(format!(
+                "account {} has missing parent {parent_sid}",
+                record.sid
+            ));
+            continue;
+        };
+        if record.depth != parent.depth + 1 {
+            problems.push(format!(
+                "account {} has depth {} under depth {}",
+                record.sid, record.depth, parent.depth
+            ));
+        }
+        if record.status == Status::Active && parent.status != Status::Active {
+            problems.push(format!(
+                "account {} is active under a {} parent",
+                record.sid,
+                parent.status.as_str()
+            ));
+        }
+        if parent.status == Status::Closed && record.status != Status::Closed {
+            problems.push(format!(
+                "account {} is open under a closed parent",
+                record.sid
+            ));
+        }
+    }
+    Ok(problems)
+}

@@ -1,0 +1,241 @@
+//! The embedded database: the only code that names `sled`.
+//!
+//! `Store` owns one tree per entity and one per secondary index (layouts in `keys.rs`), and
+//! offers typed reads and typed atomic writes. Every write keeps the indexes in step with the
+//! primaries inside one multi-tree transaction, and every write method flushes before it
+//! returns, so the API may acknowledge it (the durability rule of SPEC.md §5).
+//!
+//! Structural writes are serialised by a coarse write lock, taken by the domain layer as a
+//! [`WriteGuard`] and passed back in: sled 0.34 cannot scan inside a transaction (sled#1143),
+//! so a cascade scans under the lock and then commits everything it found in one transaction.
+//! Reads never take the lock.
+
+pub mod check;
+pub mod keys;
+pub mod records;
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use crate::domain::AccountSid;
+use crate::error::{Error, Result};
+use records::AccountRecord;
+
+/// The schema version this binary writes; `open` refuses newer data.
+const SCHEMA_VERSION: u32 = 1;
+
+/// Handles to every tree, plus the write lock.
+pub struct Store {
+    db: sled::Db,
+    /// Account id → `AccountRecord`.
+    accounts: sled::Tree,
+    /// Case-folded email ++ 0xFF → account id. Unique.
+    account_emails: sled::Tree,
+    /// Parent id ++ child id → empty.
+    account_children: sled::Tree,
+    write_lock: Mutex<()>,
+}
+
+/// Proof that the caller holds the store's write lock.
+pub struct WriteGuard<'a>(#[allow(dead_code)] MutexGuard<'a, ()>);
+
+impl Store {
+    /// Opens (creating if needed) the store in `dir` with a page cache of `cache_bytes`.
+    ///
+    /// Fails with a clear message when another process holds the directory.
+    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store> {
+        let db = sled::Config::new()
+            .path(dir)
+            .cache_capacity(cache_bytes)
+            // Bindings (soft state) rely on this background flush; API writes flush themselves.
+            .flush_every_ms(Some(500))
+            .open()
+            .map_err(|err| {
+                // sled reports a held directory lock as a generic I/O error; name the cause.
+                let detail = err.to_string();
+                let cause = if detail.contains("lock") {
+                    "it is in use by another edgecomm process".to_string()
+                } else {
+                    detail
+                };
+                Error::Io(std::io::Error::other(format!(
+                    "cannot open data directory {}: {cause}",
+                    dir.display()
+                )))
+            })?;
+        Store::from_db(db)
+    }
+
+    /// A store in a temporary directory that disappears when dropped (tests).
+    pub fn open_temporary() -> Result<Store> {
+        let db = sled::Config::new().temporary(true).open()?;
+        Store::from_db(db)
+    }
+
+    fn from_db(db: sled::Db) -> Result<Store> {
+        // `b"schema_version"` → u32 big-endian; checked before any other tree is touched.
+        let meta = db.open_tree("meta")?;
+        match meta.get(b"schema_version")? {
+            None => {
+                meta.insert(b"schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+            }
+            Some(bytes) => {
+                let version = <[u8; 4]>::try_from(bytes.as_ref())
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| Error::Corrupt("schema_version".to_string()))?;
+                if version > SCHEMA_VERSION {
+                    return Err(Error::Io(std::io::Error::other(format!(
+                        "data directory has schema version {version}, newer than this \
+                         binary's {SCHEMA_VERSION}: upgrade edgecomm or use `edgecomm export` \
+                         from the newer one"
+                    ))));
+                }
+            }
+        }
+        Ok(Store {
+            accounts: db.open_tree("accounts")?,
+            account_emails: db.open_tree("account_emails")?,
+            account_children: db.open_tree("account_children")?,
+            db,
+            write_lock: Mutex::new(()),
+        })
+    }
+
+    /// Takes the write lock. A panic while it was held leaves no partial state behind
+    /// (transactions are atomic), so a poisoned lock is simply taken over.
+    pub fn write_lock(&self) -> WriteGuard<'_> {
+        WriteGuard(
+            self.write_lock
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner()),
+        )
+    }
+
+    /// A fresh, strictly increasing sequence number (survives restarts).
+    pub fn next_seq(&self) -> Result<u64> {
+        Ok(self.db.generate_id()?)
+    }
+
+    /// Makes every write so far durable.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// True when no account exists yet (first start).
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.accounts.is_empty())
+    }
+
+    /// Reads one account.
+    pub fn account(&self, sid: &AccountSid) -> Result<Option<AccountRecord>> {
+        match self.accounts.get(keys::account(sid))? {
+            Some(bytes) => Ok(Some(records::decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads one account through the email index (`email_key` is case-folded).
+    pub fn account_by_email(&self, email_key: &str) -> Result<Option<AccountRecord>> {
+        match self.account_emails.get(keys::email(email_key))? {
+            Some(id) => self.account(&keys::decode_account(&id)?),
+            None => Ok(None),
+        }
+    }
+
+    /// The direct children of an account.
+    pub fn children(&self, parent: &AccountSid) -> Result<Vec<AccountSid>> {
+        let mut out = Vec::new();
+        for entry in self.account_children.scan_prefix(keys::account(parent)) {
+            let (key, _) = entry?;
+            out.push(keys::decode_child(&key)?.1);
+        }
+        Ok(out)
+    }
+
+    /// Every account record, in key order (for checks and export).
+    pub fn all_accounts(&self) -> Result<Vec<AccountRecord>> {
+        self.accounts
+            .iter()
+            .map(|entry| records::decode(&entry?.1))
+            .collect()
+    }
+
+    /// Inserts a new account with its email and parent indexes, atomically, then flushes.
+    /// A taken email is a `Conflict`, found inside the transaction.
+    pub fn insert_account(&self, _guard: &WriteGuard<'_>, record: &AccountRecord) -> Result<()> {
+        let value = records::encode(record)?;
+        let id = keys::account(&record.sid);
+        let email_key = keys::email(&record.email.to_ascii_lowercase());
+        let child_key = record
+            .parent
+            .map(|parent| keys::child(&parent, &record.sid));
+        (&self.accounts, &self.account_emails, &self.account_children)
+            .transaction(|(accounts, emails, children)| {
+                if emails.get(&email_key)?.is_some() {
+                    return abort(Error::Conflict(format!(
+                        "an account with EmailAddress {} already exists",
+                        record.email
+                    )));
+                }
+                if accounts.get(id)?.is_some() {
+                    return abort(Error::Conflict("account sid collision".to_string()));
+                }
+                accounts.insert(&id, value.as_slice())?;
+                emails.insert(email_key.as_slice(), &id)?;
+                if let Some(key) = &child_key {
+                    children.insert(key, &[])?;
+                }
+                Ok(())
+            })
+            .map_err(Error::from)?;
+        self.flush()
+    }
+
+    /// Replaces existing account records (never their email or parent) in one transaction,
+    /// then flushes. Used for single updates and for whole-subtree status cascades.
+    pub fn update_accounts(
+        &self,
+        _guard: &WriteGuard<'_>,
+        updated: &[AccountRecord],
+    ) -> Result<()> {
+        let encoded = updated
+            .iter()
+            .map(|record| Ok((keys::account(&record.sid), records::encode(record)?)))
+            .collect::<Result<Vec<_>>>()?;
+        self.accounts
+            .transaction(|accounts| {
+                for (id, value) in &encoded {
+                    if accounts.get(id)?.is_none() {
+                        return abort(Error::NotFound("account"));
+                    }
+                    accounts.insert(id, value.as_slice())?;
+                }
+                Ok(())
+            })
+            .map_err(Error::from)?;
+        self.flush()
+    }
+}
+
+fn abort<T>(err: Error) -> std::result::Result<T, ConflictableTransactionError<Error>> {
+    Err(ConflictableTransactionError::Abort(err))
+}
+
+impl From<sled::Error> for Error {
+    fn from(err: sled::Error) -> Error {
+        Error::Store(err.to_string())
+    }
+}
+
+impl From<TransactionError<Error>> for Error {
+    fn from(err: TransactionError<Error>) -> Error {
+        match err {
+            TransactionError::Abort(inner) => inner,
+            TransactionError::Storage(storage) => Error::from(storage),
+        }
+    }
+}
