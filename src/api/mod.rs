@@ -117,11 +117,11 @@ enum Route<'a> {
 
 /// Handles one request. Never panics on input; `now` is Unix seconds.
 pub fn handle(state: &AppState, req: &ApiRequest, now: i64) -> ApiResponse {
-    let (segments, suffix) = match split_path(&req.url) {
-        Ok(parts) => parts,
-        Err(err) => return error_response(req, Format::from_accept(req.accept.as_deref()), &err),
+    let format = negotiate(req);
+    let segments = match split_path(&req.url) {
+        Ok((segments, _)) => segments,
+        Err(err) => return error_response(req, format, &err),
     };
-    let format = suffix.unwrap_or_else(|| Format::from_accept(req.accept.as_deref()));
     let ctx = Ctx {
         format,
         path: format!("/{}", segments.join("/")),
@@ -265,27 +265,41 @@ fn authenticate(state: &AppState, ctx: &Ctx<'_>) -> Result<AccountRecord> {
 /// Splits a request target into decoded path segments and the format a `.json`/`.xml`
 /// suffix asked for. Drops the `/restcomm` prefix, empty segments and the query string.
 pub fn split_path(url: &str) -> Result<(Vec<String>, Option<Format>)> {
-    let path = url.split(['?', '#']).next().unwrap_or("");
     let mut segments = Vec::new();
-    let mut format = None;
-    for raw in path.split('/').filter(|segment| !segment.is_empty()) {
-        let mut segment = form::percent_decode(raw, false)?;
-        for (suffix, suffix_format) in [(".json", Format::Json), (".xml", Format::Xml)] {
-            let cut = segment.len().saturating_sub(suffix.len());
-            if segment.len() > suffix.len()
-                && segment.is_char_boundary(cut)
-                && segment[cut..].eq_ignore_ascii_case(suffix)
-            {
-                segment.truncate(cut);
-                format = Some(suffix_format);
-            }
-        }
-        segments.push(segment);
+    for raw in raw_segments(url) {
+        let (stem, _) = strip_suffix(raw);
+        segments.push(form::percent_decode(stem, false)?);
     }
     if segments.first().map(String::as_str) == Some("restcomm") {
         segments.remove(0);
     }
-    Ok((segments, format))
+    Ok((segments, suffix_format(url)))
+}
+
+/// The format named by the last `.json`/`.xml` suffix on any path segment. Suffixes are
+/// ASCII, so this works on the raw target even when its escapes do not decode.
+fn suffix_format(url: &str) -> Option<Format> {
+    raw_segments(url)
+        .filter_map(|raw| strip_suffix(raw).1)
+        .last()
+}
+
+fn raw_segments(url: &str) -> impl Iterator<Item = &str> {
+    let path = url.split(['?', '#']).next().unwrap_or("");
+    path.split('/').filter(|segment| !segment.is_empty())
+}
+
+fn strip_suffix(segment: &str) -> (&str, Option<Format>) {
+    for (suffix, format) in [(".json", Format::Json), (".xml", Format::Xml)] {
+        let cut = segment.len().saturating_sub(suffix.len());
+        if segment.len() > suffix.len()
+            && segment.is_char_boundary(cut)
+            && segment[cut..].eq_ignore_ascii_case(suffix)
+        {
+            return (&segment[..cut], Some(format));
+        }
+    }
+    (segment, None)
 }
 
 /// Turns an error into a response in `format`. Internal errors are logged here, once.
@@ -315,11 +329,12 @@ pub fn error_response(req: &ApiRequest, format: Format, err: &Error) -> ApiRespo
 /// The response for a request that failed before it could be parsed (body too large,
 /// unreadable) or whose handler panicked.
 pub fn early_error(req: &ApiRequest, err: &Error) -> ApiResponse {
-    let format = split_path(&req.url)
-        .ok()
-        .and_then(|(_, suffix)| suffix)
-        .unwrap_or_else(|| Format::from_accept(req.accept.as_deref()));
-    error_response(req, format, err)
+    error_response(req, negotiate(req), err)
+}
+
+/// The response format: a path suffix wins, then `Accept`, then XML.
+fn negotiate(req: &ApiRequest) -> Format {
+    suffix_format(&req.url).unwrap_or_else(|| Format::from_accept(req.accept.as_deref()))
 }
 
 #[cfg(test)]

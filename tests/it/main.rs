@@ -1,0 +1,7 @@
+//! Black-box tests: the real `edgecomm` binary on port 0, spoken to over real sockets.
+//! One test binary (faster to link), one module per area.
+
+mod api_accounts;
+mod durability;
+mod startup;
+mod support;
