@@ -86,7 +86,9 @@ fn configuration_errors_stop_the_start_with_one_named_line() {
         r#"{"store": {"cache_bytes": "lots"}}"#,
     )
     .unwrap();
-    let cases: Vec<(Vec<String>, Vec<(&str, &str)>, &str)> = vec![
+    // (arguments, environment, the setting the error must name)
+    type Case<'a> = (Vec<String>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
         (
             vec![
                 "--config".into(),
