@@ -60,6 +60,11 @@ pub const SETTINGS: &[Setting] = &[
         help: "maximum depth of the account tree (2-64)",
     },
     Setting {
+        key: "sip.realm",
+        default: "",
+        help: "SIP realm and domain of the box; empty means the host name",
+    },
+    Setting {
         key: "auth.max_failures",
         default: "10",
         help: "failed API logins from one address before it is refused with 429",
@@ -93,6 +98,8 @@ pub struct Config {
     pub admin_email: Email,
     /// Maximum depth of the account tree.
     pub max_depth: u32,
+    /// The SIP realm (and domain) of the box; Clients' HA1 values are computed for it.
+    pub realm: String,
     /// API login failures per address before 429.
     pub auth_max_failures: u32,
     /// Window for counting failures, seconds.
@@ -245,12 +252,38 @@ impl Config {
                 .map_err(|_| bad("accounts.admin_email", "an email address"))?,
             max_depth: u32::try_from(number("accounts.max_depth", 2, 64)?)
                 .map_err(|_| bad("accounts.max_depth", "a small number"))?,
+            realm: realm(get("sip.realm"))?,
             auth_max_failures: u32::try_from(number("auth.max_failures", 1, 1_000_000)?)
                 .map_err(|_| bad("auth.max_failures", "a number"))?,
             auth_window_secs: number("auth.window_secs", 1, 86_400)?,
             auth_backoff_secs: number("auth.backoff_secs", 1, 86_400)?,
         })
     }
+}
+
+/// The realm: as configured, or the host name when empty. A realm goes inside quoted digest
+/// parameters, so quotes, backslashes and controls are refused.
+fn realm(configured: &str) -> Result<String, String> {
+    let realm = if configured.is_empty() {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+            .map(|name| name.trim().to_string())
+            .ok()
+            .filter(|name| !name.is_empty())
+            .unwrap_or_else(|| "localhost".to_string())
+    } else {
+        configured.to_string()
+    };
+    let valid = realm.len() <= 253
+        && realm
+            .chars()
+            .all(|c| c.is_ascii_graphic() && c != '"' && c != '\\');
+    if !valid {
+        return Err(format!(
+            "invalid value {configured:?} for sip.realm: expected a domain name or address"
+        ));
+    }
+    Ok(realm)
 }
 
 /// The `--help` text, generated from [`SETTINGS`].

@@ -53,6 +53,11 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex(&Sha256::digest(data))
 }
 
+/// MD5 of `data`, hex-encoded. Only for SIP digest (RFC 2617), which phones still speak.
+pub fn md5_hex(data: &[u8]) -> String {
+    hex(&md5::Md5::digest(data))
+}
+
 /// Compares two byte strings in time that depends only on their lengths.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
@@ -144,6 +149,12 @@ mod tests {
             hex(&many),
             "4ddcd8f60b98be21830cee5ef22701f9641a4418d04c0414aeff08876b34ab56"
         );
+    }
+
+    #[test]
+    fn md5_matches_rfc1321() {
+        assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(md5_hex(b"abc"), "900150983cd24fb0d6963f7d28e17f72");
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! negotiated format. Internal errors are logged here, once, and never shown.
 
 pub mod accounts;
+pub mod clients;
 pub mod form;
 pub mod format;
 
@@ -113,6 +114,8 @@ enum Route<'a> {
     Health,
     Accounts,
     Account(&'a str),
+    Clients(&'a str),
+    Client(&'a str, &'a str),
 }
 
 /// Handles one request. Never panics on input; `now` is Unix seconds.
@@ -140,14 +143,16 @@ fn route(state: &AppState, ctx: &Ctx<'_>, segments: &[String]) -> Result<ApiResp
         ["health"] => Route::Health,
         [API_VERSION, "Accounts"] => Route::Accounts,
         [API_VERSION, "Accounts", id] => Route::Account(id),
+        [API_VERSION, "Accounts", id, "Clients"] => Route::Clients(id),
+        [API_VERSION, "Accounts", id, "Clients", client] => Route::Client(id, client),
         _ => return Err(Error::NotFound("resource")),
     };
     let method = ctx.req.method.as_str();
     // Method checks come before authentication: a 405 reveals nothing about any account.
     let allow = match route {
         Route::Health => "GET",
-        Route::Accounts => "GET, POST",
-        Route::Account(_) => "GET, POST, PUT, DELETE",
+        Route::Accounts | Route::Clients(_) => "GET, POST",
+        Route::Account(_) | Route::Client(..) => "GET, POST, PUT, DELETE",
     };
     if !allow.split(", ").any(|allowed| allowed == method) {
         return Err(Error::MethodNotAllowed(allow));
@@ -167,6 +172,13 @@ fn route(state: &AppState, ctx: &Ctx<'_>, segments: &[String]) -> Result<ApiResp
         ("GET", Route::Account(id)) => accounts::get(state, &caller, ctx, id),
         ("POST" | "PUT", Route::Account(id)) => accounts::update(state, &caller, ctx, id),
         ("DELETE", Route::Account(id)) => accounts::delete(state, &caller, ctx, id),
+        ("GET", Route::Clients(id)) => clients::list(state, &caller, ctx, id),
+        ("POST", Route::Clients(id)) => clients::create(state, &caller, ctx, id),
+        ("GET", Route::Client(id, client)) => clients::get(state, &caller, ctx, id, client),
+        ("POST" | "PUT", Route::Client(id, client)) => {
+            clients::update(state, &caller, ctx, id, client)
+        }
+        ("DELETE", Route::Client(id, client)) => clients::delete(state, &caller, ctx, id, client),
         _ => Err(Error::MethodNotAllowed(allow)),
     }
 }

@@ -255,7 +255,15 @@ pub fn update(
         writes = cascade(store, &record, now)?;
     }
     writes.insert(0, record.clone());
-    store.update_accounts(&guard, &writes)?;
+    // Closing removes the clients of every account it closes, in the same transaction.
+    let mut removed_clients = Vec::new();
+    for closed in writes
+        .iter()
+        .filter(|account| account.status == Status::Closed)
+    {
+        removed_clients.extend(store.account_clients(&closed.sid)?);
+    }
+    store.update_accounts(&guard, &writes, &removed_clients)?;
     drop(guard);
     Ok(Issued {
         account: record,
@@ -299,7 +307,7 @@ pub fn verify_credentials(store: &Store, user: &str, secret: &str) -> Result<Acc
 }
 
 /// Reads an account by SID, or else by email (case-insensitive).
-fn lookup(store: &Store, sid_or_email: &str) -> Result<Option<AccountRecord>> {
+pub(crate) fn lookup(store: &Store, sid_or_email: &str) -> Result<Option<AccountRecord>> {
     match AccountSid::parse(sid_or_email) {
         Some(sid) => store.account(&sid),
         None => store.account_by_email(&sid_or_email.to_ascii_lowercase()),
@@ -307,7 +315,11 @@ fn lookup(store: &Store, sid_or_email: &str) -> Result<Option<AccountRecord>> {
 }
 
 /// True when `ancestor` is a proper ancestor of `record`. Walks up at most the tree depth.
-fn is_ancestor(store: &Store, ancestor: &AccountSid, record: &AccountRecord) -> Result<bool> {
+pub(crate) fn is_ancestor(
+    store: &Store,
+    ancestor: &AccountSid,
+    record: &AccountRecord,
+) -> Result<bool> {
     let mut next = record.parent;
     while let Some(sid) = next {
         if sid == *ancestor {
@@ -319,7 +331,7 @@ fn is_ancestor(store: &Store, ancestor: &AccountSid, record: &AccountRecord) -> 
 }
 
 /// Every descendant of `root`, parents before children (breadth-first).
-fn descendants(store: &Store, root: &AccountSid) -> Result<Vec<AccountRecord>> {
+pub(crate) fn descendants(store: &Store, root: &AccountSid) -> Result<Vec<AccountRecord>> {
     let mut out = Vec::new();
     let mut queue = std::collections::VecDeque::from([*root]);
     while let Some(sid) = queue.pop_front() {

@@ -6,6 +6,7 @@
 //! `api/`). Time is always an argument (`now`, Unix seconds), so tests can fix it.
 
 pub mod accounts;
+pub mod clients;
 
 use std::fmt;
 
@@ -14,61 +15,78 @@ use serde::{Deserialize, Serialize};
 use crate::crypto;
 use crate::error::{Error, Result};
 
-/// An account identifier: `AC` followed by 32 lowercase hex digits (16 random bytes).
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct AccountSid([u8; 16]);
+/// Defines a resource identifier: a two-letter prefix and 32 lowercase hex digits (16 random
+/// bytes), stored as its 16 bytes and shown in its textual form.
+macro_rules! sid_type {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name([u8; 16]);
 
-impl AccountSid {
-    /// Parses the textual form; `None` when the text is not a well-formed account SID.
-    pub fn parse(text: &str) -> Option<AccountSid> {
-        let hex = text.strip_prefix("AC")?;
-        if hex.bytes().any(|b| b.is_ascii_uppercase()) {
-            return None;
+        impl $name {
+            /// Parses the textual form; `None` when the text is not a well-formed SID.
+            pub fn parse(text: &str) -> Option<$name> {
+                let hex = text.strip_prefix($prefix)?;
+                if hex.bytes().any(|b| b.is_ascii_uppercase()) {
+                    return None;
+                }
+                crypto::unhex::<16>(hex).map($name)
+            }
+
+            /// A fresh random SID.
+            pub fn random() -> Result<$name> {
+                Ok($name(crypto::random_bytes()?))
+            }
+
+            /// The 16 bytes the store keys on.
+            pub fn as_bytes(&self) -> &[u8; 16] {
+                &self.0
+            }
+
+            /// Rebuilds a SID from its 16 stored bytes.
+            pub fn from_bytes(bytes: [u8; 16]) -> $name {
+                $name(bytes)
+            }
         }
-        crypto::unhex::<16>(hex).map(AccountSid)
-    }
 
-    /// A fresh random SID.
-    pub fn random() -> Result<AccountSid> {
-        Ok(AccountSid(crypto::random_bytes()?))
-    }
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}{}", $prefix, crypto::hex(&self.0))
+            }
+        }
 
-    /// The 16 bytes the store keys on.
-    pub fn as_bytes(&self) -> &[u8; 16] {
-        &self.0
-    }
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(self, f)
+            }
+        }
 
-    /// Rebuilds a SID from its 16 stored bytes.
-    pub fn from_bytes(bytes: [u8; 16]) -> AccountSid {
-        AccountSid(bytes)
-    }
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.collect_str(self)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = String::deserialize(deserializer)?;
+                $name::parse(&text)
+                    .ok_or_else(|| serde::de::Error::custom(format!("bad sid {text:?}")))
+            }
+        }
+    };
 }
 
-impl fmt::Display for AccountSid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "AC{}", crypto::hex(&self.0))
-    }
-}
-
-impl fmt::Debug for AccountSid {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl Serialize for AccountSid {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for AccountSid {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        AccountSid::parse(&text)
-            .ok_or_else(|| serde::de::Error::custom(format!("bad account sid {text:?}")))
-    }
-}
+sid_type!(
+    /// An account identifier: `AC` followed by 32 lowercase hex digits.
+    AccountSid,
+    "AC"
+);
+sid_type!(
+    /// A client identifier: `CL` followed by 32 lowercase hex digits.
+    ClientSid,
+    "CL"
+);
 
 /// The lifecycle state of an account (SPEC.md §2.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -250,6 +268,37 @@ impl FriendlyName {
     }
 
     /// The name as given.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A SIP login: the user part phones register with (SPEC.md §3). 1–64 characters from
+/// RFC 3261's user part without those that break Restcomm clients (`?`, `=`, `@`, `:`).
+/// Case-sensitive, as SIP user parts are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Login(String);
+
+impl Login {
+    /// Checks length and characters, naming the first bad one.
+    pub fn parse(text: &str) -> Result<Login> {
+        if text.is_empty() || text.chars().count() > 64 {
+            return Err(Error::Invalid(
+                "Login must be 1 to 64 characters long".to_string(),
+            ));
+        }
+        if let Some(bad) = text
+            .chars()
+            .find(|c| !c.is_ascii_alphanumeric() && !"-_.!~*'()&+$,;/".contains(*c))
+        {
+            return Err(Error::Invalid(format!(
+                "Login may hold letters, digits and -_.!~*'()&+$,;/ only, not {bad:?}"
+            )));
+        }
+        Ok(Login(text.to_string()))
+    }
+
+    /// The login as given.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -533,7 +533,7 @@ fn store_check_reports_broken_invariants() {
     let mut parent = world.store.account(&a.sid).unwrap().unwrap();
     parent.status = Status::Suspended;
     let guard = world.store.write_lock();
-    world.store.update_accounts(&guard, &[parent]).unwrap();
+    world.store.update_accounts(&guard, &[parent], &[]).unwrap();
     drop(guard);
     let problems = check::run(&world.store).unwrap();
     assert_eq!(problems.len(), 1, "{problems:?}");

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::domain::{AccountSid, Status};
 use crate::error::Result;
-use crate::store::records::AccountRecord;
+use crate::store::records::{AccountRecord, ClientRecord};
 use crate::store::{keys, records, Store};
 
 /// Returns one line per broken invariant; an empty list means the store is consistent.
@@ -105,5 +105,71 @@ pub fn run(store: &Store) -> Result<Vec<String>> {
             ));
         }
     }
+    check_clients(store, &accounts, &mut problems)?;
     Ok(problems)
+}
+
+/// Clients: each is in its account's edges and in the login index, its account exists and is
+/// not closed, and every index entry points back at a client that agrees with it.
+fn check_clients(
+    store: &Store,
+    accounts: &HashMap<AccountSid, AccountRecord>,
+    problems: &mut Vec<String>,
+) -> Result<()> {
+    let mut clients: HashMap<crate::domain::ClientSid, ClientRecord> = HashMap::new();
+    for entry in store.clients.iter() {
+        let (key, value) = entry?;
+        let record: ClientRecord = records::decode(&value)?;
+        if keys::decode_client(&key)? != record.sid {
+            problems.push(format!("client {} stored under another key", record.sid));
+        }
+        match accounts.get(&record.account) {
+            None => problems.push(format!(
+                "client {} of missing account {}",
+                record.sid, record.account
+            )),
+            Some(account) if account.status == Status::Closed => problems.push(format!(
+                "client {} survives its closed account {}",
+                record.sid, record.account
+            )),
+            Some(_) => {}
+        }
+        clients.insert(record.sid, record);
+    }
+    let mut with_edge = HashSet::new();
+    for entry in store.account_clients.iter() {
+        let (key, _) = entry?;
+        let (account, client) = keys::decode_account_client(&key)?;
+        match clients.get(&client) {
+            Some(record) if record.account == account => {
+                with_edge.insert(client);
+            }
+            _ => problems.push(format!(
+                "client edge {account} -> {client} has no matching client"
+            )),
+        }
+    }
+    let mut with_login = HashSet::new();
+    for entry in store.client_logins.iter() {
+        let (key, value) = entry?;
+        let login = keys::decode_login(&key)?;
+        let sid = keys::decode_client(&value)?;
+        match clients.get(&sid) {
+            Some(record) if record.login == login => {
+                with_login.insert(sid);
+            }
+            _ => problems.push(format!(
+                "login index {login} points at no matching client {sid}"
+            )),
+        }
+    }
+    for sid in clients.keys() {
+        if !with_edge.contains(sid) {
+            problems.push(format!("client {sid} missing from its account's clients"));
+        }
+        if !with_login.contains(sid) {
+            problems.push(format!("client {sid} missing from the login index"));
+        }
+    }
+    Ok(())
 }

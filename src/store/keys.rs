@@ -7,8 +7,12 @@
 //!   `a@bc`.
 //! - `account_children`: parent id (16) ++ child id (16) → empty. A prefix scan on a parent id
 //!   is exact because ids are fixed-width.
+//! - `clients`: client id (16) → `ClientRecord` JSON.
+//! - `account_clients`: account id (16) ++ client id (16) → empty.
+//! - `client_logins`: login ++ `0xFF` → client id (16). Unique: one SIP domain per box, so a
+//!   login is unique on the box (and changing the realm needs no re-keying).
 
-use crate::domain::AccountSid;
+use crate::domain::{AccountSid, ClientSid};
 use crate::error::{Error, Result};
 
 /// Terminates variable-length strings inside keys.
@@ -29,18 +33,26 @@ pub fn decode_account(bytes: &[u8]) -> Result<AccountSid> {
 
 /// The unique-index key of an email address; `email_key` is already case-folded.
 pub fn email(email_key: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(email_key.len() + 1);
-    key.extend_from_slice(email_key.as_bytes());
-    key.push(TERMINATOR);
-    key
+    terminated(email_key)
 }
 
 /// Decodes an email index key back into the case-folded address.
 pub fn decode_email(bytes: &[u8]) -> Result<String> {
+    decode_terminated(bytes, "email")
+}
+
+fn terminated(text: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(text.len() + 1);
+    key.extend_from_slice(text.as_bytes());
+    key.push(TERMINATOR);
+    key
+}
+
+fn decode_terminated(bytes: &[u8], what: &str) -> Result<String> {
     let body = bytes
         .strip_suffix(&[TERMINATOR])
-        .ok_or_else(|| Error::Corrupt("email key without terminator".to_string()))?;
-    String::from_utf8(body.to_vec()).map_err(|_| Error::Corrupt("email key not UTF-8".to_string()))
+        .ok_or_else(|| Error::Corrupt(format!("{what} key without terminator")))?;
+    String::from_utf8(body.to_vec()).map_err(|_| Error::Corrupt(format!("{what} key not UTF-8")))
 }
 
 /// The parent → child edge key.
@@ -60,6 +72,48 @@ pub fn decode_child(bytes: &[u8]) -> Result<(AccountSid, AccountSid)> {
         )));
     }
     Ok((decode_account(&bytes[..16])?, decode_account(&bytes[16..])?))
+}
+
+/// The primary key of a client.
+pub fn client(sid: &ClientSid) -> [u8; 16] {
+    *sid.as_bytes()
+}
+
+/// Decodes a client primary key (or an index value holding one).
+pub fn decode_client(bytes: &[u8]) -> Result<ClientSid> {
+    let fixed: [u8; 16] = bytes
+        .try_into()
+        .map_err(|_| Error::Corrupt(format!("client key of {} bytes", bytes.len())))?;
+    Ok(ClientSid::from_bytes(fixed))
+}
+
+/// The account → client edge key.
+pub fn account_client(account: &AccountSid, client: &ClientSid) -> [u8; 32] {
+    let mut key = [0u8; 32];
+    key[..16].copy_from_slice(account.as_bytes());
+    key[16..].copy_from_slice(client.as_bytes());
+    key
+}
+
+/// Decodes an account → client edge key into (account, client).
+pub fn decode_account_client(bytes: &[u8]) -> Result<(AccountSid, ClientSid)> {
+    if bytes.len() != 32 {
+        return Err(Error::Corrupt(format!(
+            "account client key of {} bytes",
+            bytes.len()
+        )));
+    }
+    Ok((decode_account(&bytes[..16])?, decode_client(&bytes[16..])?))
+}
+
+/// The unique-index key of a SIP login.
+pub fn login(login: &str) -> Vec<u8> {
+    terminated(login)
+}
+
+/// Decodes a login index key.
+pub fn decode_login(bytes: &[u8]) -> Result<String> {
+    decode_terminated(bytes, "login")
 }
 
 #[cfg(test)]
@@ -84,6 +138,18 @@ mod tests {
         assert!(!email("a@bc").starts_with(&key));
         assert!(decode_email(b"a@b").is_err());
         assert!(decode_email(&[0xC3, 0x28, TERMINATOR]).is_err());
+    }
+
+    #[test]
+    fn client_keys_round_trip() {
+        let (account, client) = (sid(3), ClientSid::from_bytes([4; 16]));
+        assert_eq!(decode_client(&super::client(&client)).unwrap(), client);
+        let key = account_client(&account, &client);
+        assert_eq!(decode_account_client(&key).unwrap(), (account, client));
+        assert!(key.starts_with(&super::account(&account)));
+        assert_eq!(decode_login(&login("alice")).unwrap(), "alice");
+        assert!(!login("alice2").starts_with(&login("alice")));
+        assert!(decode_account_client(&key[1..]).is_err());
     }
 
     #[test]

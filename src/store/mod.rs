@@ -20,9 +20,9 @@ use std::sync::{Mutex, MutexGuard};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
-use crate::domain::AccountSid;
+use crate::domain::{AccountSid, ClientSid, Status};
 use crate::error::{Error, Result};
-use records::AccountRecord;
+use records::{AccountRecord, ClientRecord};
 
 /// The schema version this binary writes; `open` refuses newer data.
 const SCHEMA_VERSION: u32 = 1;
@@ -36,6 +36,12 @@ pub struct Store {
     account_emails: sled::Tree,
     /// Parent id ++ child id → empty.
     account_children: sled::Tree,
+    /// Client id → `ClientRecord`.
+    clients: sled::Tree,
+    /// Account id ++ client id → empty.
+    account_clients: sled::Tree,
+    /// Login ++ 0xFF → client id. Unique.
+    client_logins: sled::Tree,
     write_lock: Mutex<()>,
 }
 
@@ -99,6 +105,9 @@ impl Store {
             accounts: db.open_tree("accounts")?,
             account_emails: db.open_tree("account_emails")?,
             account_children: db.open_tree("account_children")?,
+            clients: db.open_tree("clients")?,
+            account_clients: db.open_tree("account_clients")?,
+            client_logins: db.open_tree("client_logins")?,
             db,
             write_lock: Mutex::new(()),
         })
@@ -195,29 +204,148 @@ impl Store {
         self.flush()
     }
 
-    /// Replaces existing account records (never their email or parent) in one transaction,
-    /// then flushes. Used for single updates and for whole-subtree status cascades.
+    /// Replaces existing account records (never their email or parent) and removes the given
+    /// clients with their index entries, all in one transaction, then flushes. Used for single
+    /// updates and for whole-subtree status cascades (closing removes the subtree's clients).
     pub fn update_accounts(
         &self,
         _guard: &WriteGuard<'_>,
         updated: &[AccountRecord],
+        removed_clients: &[ClientRecord],
     ) -> Result<()> {
         let encoded = updated
             .iter()
             .map(|record| Ok((keys::account(&record.sid), records::encode(record)?)))
             .collect::<Result<Vec<_>>>()?;
-        self.accounts
-            .transaction(|accounts| {
+        let removals: Vec<ClientKeys> = removed_clients.iter().map(ClientKeys::of).collect();
+        (
+            &self.accounts,
+            &self.clients,
+            &self.account_clients,
+            &self.client_logins,
+        )
+            .transaction(|(accounts, clients, account_clients, logins)| {
                 for (id, value) in &encoded {
                     if accounts.get(id)?.is_none() {
                         return abort(Error::NotFound("account"));
                     }
                     accounts.insert(id, value.as_slice())?;
                 }
+                for keys in &removals {
+                    clients.remove(&keys.id)?;
+                    account_clients.remove(&keys.edge)?;
+                    logins.remove(keys.login.as_slice())?;
+                }
                 Ok(())
             })
             .map_err(Error::from)?;
         self.flush()
+    }
+
+    /// Reads one client.
+    pub fn client(&self, sid: &ClientSid) -> Result<Option<ClientRecord>> {
+        match self.clients.get(keys::client(sid))? {
+            Some(bytes) => Ok(Some(records::decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads one client through the login index.
+    pub fn client_by_login(&self, login: &str) -> Result<Option<ClientRecord>> {
+        match self.client_logins.get(keys::login(login))? {
+            Some(id) => self.client(&keys::decode_client(&id)?),
+            None => Ok(None),
+        }
+    }
+
+    /// The clients of one account, in no particular order.
+    pub fn account_clients(&self, account: &AccountSid) -> Result<Vec<ClientRecord>> {
+        let mut out = Vec::new();
+        for entry in self.account_clients.scan_prefix(keys::account(account)) {
+            let (key, _) = entry?;
+            let (_, client) = keys::decode_account_client(&key)?;
+            let record = self.client(&client)?.ok_or_else(|| {
+                Error::Corrupt(format!("account edge to missing client {client}"))
+            })?;
+            out.push(record);
+        }
+        Ok(out)
+    }
+
+    /// Inserts a new client with its indexes, atomically, then flushes. A taken login is a
+    /// `Conflict`; an account that is gone or closed is a `Conflict` too, both found inside
+    /// the transaction.
+    pub fn insert_client(&self, _guard: &WriteGuard<'_>, record: &ClientRecord) -> Result<()> {
+        let value = records::encode(record)?;
+        let keys = ClientKeys::of(record);
+        let account_key = keys::account(&record.account);
+        (
+            &self.accounts,
+            &self.clients,
+            &self.account_clients,
+            &self.client_logins,
+        )
+            .transaction(|(accounts, clients, account_clients, logins)| {
+                let open = match accounts.get(account_key)? {
+                    Some(bytes) => records::decode::<AccountRecord>(&bytes)
+                        .map(|account| account.status != Status::Closed)
+                        .unwrap_or(false),
+                    None => false,
+                };
+                if !open {
+                    return abort(Error::Conflict("the account is closed".to_string()));
+                }
+                if logins.get(keys.login.as_slice())?.is_some() {
+                    return abort(Error::Conflict(format!(
+                        "a client with Login {} already exists",
+                        record.login
+                    )));
+                }
+                clients.insert(&keys.id, value.as_slice())?;
+                account_clients.insert(&keys.edge, &[])?;
+                logins.insert(keys.login.as_slice(), &keys.id)?;
+                Ok(())
+            })
+            .map_err(Error::from)?;
+        self.flush()
+    }
+
+    /// Replaces an existing client record (never its login or account), then flushes.
+    pub fn update_client(&self, _guard: &WriteGuard<'_>, record: &ClientRecord) -> Result<()> {
+        let value = records::encode(record)?;
+        let id = keys::client(&record.sid);
+        self.clients
+            .transaction(|clients| {
+                if clients.get(id)?.is_none() {
+                    return abort(Error::NotFound("client"));
+                }
+                clients.insert(&id, value.as_slice())?;
+                Ok(())
+            })
+            .map_err(Error::from)?;
+        self.flush()
+    }
+
+    /// Removes a client and its index entries in one transaction, then flushes.
+    pub fn delete_client(&self, guard: &WriteGuard<'_>, record: &ClientRecord) -> Result<()> {
+        self.update_accounts(guard, &[], std::slice::from_ref(record))
+    }
+}
+
+/// The three keys a client occupies.
+struct ClientKeys {
+    id: [u8; 16],
+    edge: [u8; 32],
+    login: Vec<u8>,
+}
+
+impl ClientKeys {
+    fn of(record: &ClientRecord) -> ClientKeys {
+        ClientKeys {
+            id: keys::client(&record.sid),
+            edge: keys::account_client(&record.account, &record.sid),
+            login: keys::login(&record.login),
+        }
     }
 }
 

@@ -8,7 +8,7 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{AccountSid, Role, Status};
+use crate::domain::{AccountSid, ClientSid, Role, Status};
 use crate::error::{Error, Result};
 
 /// One account, as stored in the `accounts` tree.
@@ -38,6 +38,41 @@ pub struct AccountRecord {
     pub depth: u32,
     /// Monotonic creation sequence number: lists are "oldest first" by this.
     pub seq: u64,
+    /// Unix seconds of creation.
+    pub created: i64,
+    /// Unix seconds of the last change.
+    pub updated: i64,
+}
+
+/// One SIP client (a user's credentials), as stored in the `clients` tree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRecord {
+    /// The client's identifier.
+    pub sid: ClientSid,
+    /// The owning account.
+    pub account: AccountSid,
+    /// The SIP user part; unique on the box.
+    pub login: String,
+    /// Display name.
+    pub friendly_name: String,
+    /// False when disabled (`Status=0`): such a client cannot register.
+    pub enabled: bool,
+    /// Voice settings, kept for Restcomm compatibility.
+    pub voice_url: Option<String>,
+    /// `GET` or `POST`.
+    pub voice_method: String,
+    /// Fallback URL.
+    pub voice_fallback_url: Option<String>,
+    /// `GET` or `POST`.
+    pub voice_fallback_method: String,
+    /// A voice application that overrides the URLs.
+    pub voice_application_sid: Option<String>,
+    /// The realm the HA1 values were computed for.
+    pub realm: String,
+    /// MD5(login:realm:password), hex. The password itself is never stored.
+    pub ha1_md5: String,
+    /// SHA-256(login:realm:password), hex.
+    pub ha1_sha256: String,
     /// Unix seconds of creation.
     pub created: i64,
     /// Unix seconds of the last change.

@@ -1,0 +1,234 @@
+//! Handlers for `/Accounts/{AccountSid}/Clients` and `…/Clients/{ClientSid}` (SPEC.md §3).
+//!
+//! The representation never holds the password or its HA1 values: `repr` builds the public
+//! fields one by one from the record, and the record's secrets have no path into it.
+
+use crate::api::form::Params;
+use crate::api::format::{self, Names, Repr};
+use crate::api::{self as api, ApiResponse, Ctx, API_VERSION};
+use crate::app::AppState;
+use crate::domain::clients::{self, ClientChanges, NewClient, VoiceChanges};
+use crate::domain::{rfc2822, FriendlyName, Login, Password};
+use crate::error::{Error, Result};
+use crate::store::records::{AccountRecord, ClientRecord};
+
+const NAMES: Names = Names {
+    singular: "Client",
+    plural: "Clients",
+};
+
+/// `GET …/Clients`: by login, optionally filtered by `Login`, optionally paged.
+pub fn list(
+    state: &AppState,
+    caller: &AccountRecord,
+    ctx: &Ctx<'_>,
+    account_id: &str,
+) -> Result<ApiResponse> {
+    let mut query = ctx.query()?;
+    let paging = api::paging(&mut query)?;
+    let login = query.take("Login");
+    query.finish()?;
+    let found = clients::list(&state.store, caller, account_id, login.as_deref())?;
+    let items: Vec<Repr> = found.iter().map(|client| repr(client, ctx)).collect();
+    let filter = match &login {
+        Some(login) => format!("Login={}", percent_encode(login)),
+        None => String::new(),
+    };
+    Ok(api::list_response(ctx, NAMES, items, paging, &filter))
+}
+
+/// `POST …/Clients`: creates a client. 200 with the new client, as Restcomm answers.
+pub fn create(
+    state: &AppState,
+    caller: &AccountRecord,
+    ctx: &Ctx<'_>,
+    account_id: &str,
+) -> Result<ApiResponse> {
+    let mut form = ctx.form()?;
+    let new = NewClient {
+        login: Login::parse(&form.require("Login")?)?,
+        password: Password::parse(&form.require("Password")?)?,
+        friendly_name: form
+            .take("FriendlyName")
+            .map(|name| FriendlyName::parse(&name))
+            .transpose()?,
+        enabled: form
+            .take("Status")
+            .map(|status| clients::parse_status(&status))
+            .transpose()?,
+        voice: voice(&mut form)?,
+    };
+    form.finish()?;
+    let client = clients::create(
+        &state.store,
+        caller,
+        account_id,
+        new,
+        &state.config.realm,
+        ctx.now,
+    )?;
+    log::info!(
+        "client {} ({}) created under {}",
+        client.sid,
+        client.login,
+        client.account
+    );
+    Ok(ctx.ok(format::one(ctx.format, NAMES, &repr(&client, ctx))))
+}
+
+/// `GET …/Clients/{ClientSid}`.
+pub fn get(
+    state: &AppState,
+    caller: &AccountRecord,
+    ctx: &Ctx<'_>,
+    account_id: &str,
+    client_id: &str,
+) -> Result<ApiResponse> {
+    let client = clients::find(&state.store, caller, account_id, client_id)?;
+    Ok(ctx.ok(format::one(ctx.format, NAMES, &repr(&client, ctx))))
+}
+
+/// `POST`/`PUT …/Clients/{ClientSid}`: every parameter but `Login`.
+pub fn update(
+    state: &AppState,
+    caller: &AccountRecord,
+    ctx: &Ctx<'_>,
+    account_id: &str,
+    client_id: &str,
+) -> Result<ApiResponse> {
+    let mut form = ctx.form()?;
+    if form.take("Login").is_some() {
+        return Err(Error::Invalid(
+            "Login cannot be changed; create a new client instead".to_string(),
+        ));
+    }
+    let changes = ClientChanges {
+        friendly_name: form
+            .take("FriendlyName")
+            .map(|name| FriendlyName::parse(&name))
+            .transpose()?,
+        password: form
+            .take("Password")
+            .map(|password| Password::parse(&password))
+            .transpose()?,
+        enabled: form
+            .take("Status")
+            .map(|status| clients::parse_status(&status))
+            .transpose()?,
+        voice: voice(&mut form)?,
+    };
+    form.finish()?;
+    if changes.is_empty() {
+        return get(state, caller, ctx, account_id, client_id);
+    }
+    let client = clients::update(
+        &state.store,
+        caller,
+        account_id,
+        client_id,
+        changes,
+        &state.config.realm,
+        ctx.now,
+    )?;
+    log::info!(
+        "client {} ({}) updated by {}",
+        client.sid,
+        client.login,
+        caller.sid
+    );
+    Ok(ctx.ok(format::one(ctx.format, NAMES, &repr(&client, ctx))))
+}
+
+/// `DELETE …/Clients/{ClientSid}`: 200 with the deleted client's representation.
+pub fn delete(
+    state: &AppState,
+    caller: &AccountRecord,
+    ctx: &Ctx<'_>,
+    account_id: &str,
+    client_id: &str,
+) -> Result<ApiResponse> {
+    let client = clients::delete(&state.store, caller, account_id, client_id)?;
+    log::info!(
+        "client {} ({}) deleted by {}",
+        client.sid,
+        client.login,
+        caller.sid
+    );
+    Ok(ctx.ok(format::one(ctx.format, NAMES, &repr(&client, ctx))))
+}
+
+fn voice(form: &mut Params) -> Result<VoiceChanges> {
+    Ok(VoiceChanges {
+        url: form
+            .take("VoiceUrl")
+            .map(|url| clients::parse_url("VoiceUrl", &url))
+            .transpose()?,
+        method: form
+            .take("VoiceMethod")
+            .map(|method| clients::parse_method("VoiceMethod", &method))
+            .transpose()?,
+        fallback_url: form
+            .take("VoiceFallbackUrl")
+            .map(|url| clients::parse_url("VoiceFallbackUrl", &url))
+            .transpose()?,
+        fallback_method: form
+            .take("VoiceFallbackMethod")
+            .map(|method| clients::parse_method("VoiceFallbackMethod", &method))
+            .transpose()?,
+        application_sid: form
+            .take("VoiceApplicationSid")
+            .map(|sid| clients::parse_application_sid(&sid))
+            .transpose()?,
+    })
+}
+
+/// The public representation of a client: never the password, never an HA1.
+fn repr(client: &ClientRecord, ctx: &Ctx<'_>) -> Repr {
+    let optional = |value: &Option<String>| value.clone().map(Repr::Str).unwrap_or(Repr::Null);
+    Repr::Obj(vec![
+        ("sid", Repr::Str(client.sid.to_string())),
+        ("account_sid", Repr::Str(client.account.to_string())),
+        ("api_version", Repr::Str(API_VERSION.to_string())),
+        ("friendly_name", Repr::Str(client.friendly_name.clone())),
+        ("login", Repr::Str(client.login.clone())),
+        (
+            "status",
+            Repr::Str(if client.enabled { "1" } else { "0" }.to_string()),
+        ),
+        ("voice_url", optional(&client.voice_url)),
+        ("voice_method", Repr::Str(client.voice_method.clone())),
+        ("voice_fallback_url", optional(&client.voice_fallback_url)),
+        (
+            "voice_fallback_method",
+            Repr::Str(client.voice_fallback_method.clone()),
+        ),
+        (
+            "voice_application_sid",
+            optional(&client.voice_application_sid),
+        ),
+        ("date_created", Repr::Str(rfc2822(client.created))),
+        ("date_updated", Repr::Str(rfc2822(client.updated))),
+        (
+            "uri",
+            Repr::Str(format!(
+                "/{API_VERSION}/Accounts/{}/Clients/{}{}",
+                client.account,
+                client.sid,
+                ctx.format.suffix()
+            )),
+        ),
+    ])
+}
+
+/// Percent-encodes a value for a query string (page URIs).
+fn percent_encode(text: &str) -> String {
+    let mut out = String::new();
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
