@@ -539,3 +539,364 @@ fn store_check_reports_broken_invariants() {
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].contains(&b.sid.to_string()), "{problems:?}");
 }
+
+mod clients {
+    use super::*;
+    use crate::domain::clients::{self, ClientChanges, NewClient, VoiceChanges};
+    use crate::domain::Login;
+    use crate::store::records::ClientRecord;
+
+    const REALM: &str = "pbx.example.com";
+
+    fn new_client(login: &str) -> NewClient {
+        NewClient {
+            login: Login::parse(login).unwrap(),
+            password: Password::parse("sippass123").unwrap(),
+            friendly_name: None,
+            enabled: None,
+            voice: VoiceChanges::default(),
+        }
+    }
+
+    fn add(world: &World, owner: &AccountRecord, login: &str) -> ClientRecord {
+        clients::create(
+            &world.store,
+            &world.root,
+            &owner.sid.to_string(),
+            new_client(login),
+            REALM,
+            NOW,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn logins_follow_the_restcomm_safe_user_part() {
+        for good in [
+            "alice",
+            "bob.smith",
+            "ext-100",
+            "a_b!~*'()&+$,;/",
+            "X",
+            &"a".repeat(64),
+        ] {
+            assert!(Login::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "al ice",
+            "a?b",
+            "a=b",
+            "a@b",
+            "a:b",
+            "é",
+            "a%20",
+            &"a".repeat(65),
+        ] {
+            assert!(Login::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn voice_parameters_are_validated() {
+        assert_eq!(clients::parse_status("1").unwrap(), true);
+        assert_eq!(clients::parse_status("0").unwrap(), false);
+        assert!(clients::parse_status("yes").is_err());
+        assert_eq!(clients::parse_method("VoiceMethod", "get").unwrap(), "GET");
+        assert!(clients::parse_method("VoiceMethod", "PATCH").is_err());
+        assert_eq!(clients::parse_url("VoiceUrl", "").unwrap(), None);
+        assert!(
+            clients::parse_url("VoiceUrl", "https://app.example.com:8443/v?x=1")
+                .unwrap()
+                .is_some()
+        );
+        for bad in [
+            "ftp://x",
+            "http://",
+            "http:// x",
+            "example.com/voice",
+            "http://u@h/",
+        ] {
+            assert!(clients::parse_url("VoiceUrl", bad).is_err(), "{bad}");
+        }
+        assert!(
+            clients::parse_application_sid(&format!("AP{}", "a".repeat(32)))
+                .unwrap()
+                .is_some()
+        );
+        assert!(clients::parse_application_sid("AP123").is_err());
+    }
+
+    #[test]
+    fn ha1_values_match_the_digest_definition() {
+        // RFC 2617 §3.5: Mufasa / testrealm@host.com / Circle Of Life.
+        let password = Password::parse("Circle Of Life 1").unwrap();
+        let (md5, sha) = clients::ha1("Mufasa", "testrealm@host.com", &password);
+        assert_eq!(
+            md5,
+            crate::crypto::md5_hex(b"Mufasa:testrealm@host.com:Circle Of Life 1")
+        );
+        assert_eq!(
+            sha,
+            crate::crypto::sha256_hex(b"Mufasa:testrealm@host.com:Circle Of Life 1")
+        );
+        let rfc = crate::crypto::md5_hex(b"Mufasa:testrealm@host.com:Circle Of Life");
+        assert_eq!(rfc, "939e7578ed9e3c518a452acee763bce9");
+    }
+
+    #[test]
+    fn clients_store_only_ha1_and_logins_are_unique_on_the_box() {
+        let world = World::new();
+        let a = world.create(&world.root, "a@example.com", Role::Administrator);
+        let b = world.create(&world.root, "b@example.com", Role::Administrator);
+        let alice = add(&world, &a, "alice");
+        assert_eq!(alice.friendly_name, "alice");
+        assert!(alice.enabled);
+        assert_eq!(
+            (
+                alice.voice_method.as_str(),
+                alice.voice_fallback_method.as_str()
+            ),
+            ("POST", "POST")
+        );
+        assert_eq!(alice.realm, REALM);
+        assert!(!format!("{alice:?}").contains("sippass123"));
+        let err = clients::create(
+            &world.store,
+            &world.root,
+            &b.sid.to_string(),
+            new_client("alice"),
+            REALM,
+            NOW,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+        assert!(clients::create(
+            &world.store,
+            &world.root,
+            &b.sid.to_string(),
+            new_client("Alice"),
+            REALM,
+            NOW
+        )
+        .is_ok());
+        assert_eq!(
+            world.store.client_by_login("alice").unwrap().unwrap().sid,
+            alice.sid
+        );
+        world.assert_consistent();
+    }
+
+    #[test]
+    fn reach_is_own_and_descendant_clients_for_any_role() {
+        let world = World::new();
+        let a = world.create(&world.root, "a@example.com", Role::Administrator);
+        let dev = world.create(&a, "dev@example.com", Role::Developer);
+        let sibling = world.create(&world.root, "s@example.com", Role::Developer);
+        let dev_client = add(&world, &dev, "devphone");
+        let a_client = add(&world, &a, "aphone");
+        let sees = |caller: &AccountRecord, client: &ClientRecord| {
+            clients::find(
+                &world.store,
+                caller,
+                &client.account.to_string(),
+                &client.sid.to_string(),
+            )
+            .is_ok()
+        };
+        assert!(
+            sees(&dev, &dev_client),
+            "a Developer manages its own clients"
+        );
+        assert!(sees(&a, &dev_client));
+        assert!(sees(&world.root, &dev_client));
+        assert!(!sees(&dev, &a_client), "not its parent's");
+        assert!(!sees(&sibling, &dev_client), "nor a sibling's");
+        // A client named under the wrong account is not found either.
+        let err = clients::find(
+            &world.store,
+            &world.root,
+            &a.sid.to_string(),
+            &dev_client.sid.to_string(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::NotFound("client")), "{err:?}");
+        let own = clients::create(
+            &world.store,
+            &dev,
+            &dev.sid.to_string(),
+            new_client("devphone2"),
+            REALM,
+            NOW,
+        );
+        assert!(own.is_ok());
+        let err = clients::create(
+            &world.store,
+            &dev,
+            &a.sid.to_string(),
+            new_client("x"),
+            REALM,
+            NOW,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::NotFound("account")), "{err:?}");
+        world.assert_consistent();
+    }
+
+    #[test]
+    fn updates_replace_ha1_and_keep_the_login() {
+        let world = World::new();
+        let alice = add(&world, &world.root, "alice");
+        let changes = ClientChanges {
+            password: Some(Password::parse("newsecret9").unwrap()),
+            enabled: Some(false),
+            voice: VoiceChanges {
+                url: Some(Some("http://h/v".into())),
+                ..VoiceChanges::default()
+            },
+            ..ClientChanges::default()
+        };
+        let updated = clients::update(
+            &world.store,
+            &world.root,
+            &world.root.email,
+            &alice.sid.to_string(),
+            changes,
+            "new.realm",
+            NOW + 5,
+        )
+        .unwrap();
+        assert_ne!(updated.ha1_md5, alice.ha1_md5);
+        assert_eq!(updated.realm, "new.realm");
+        assert_eq!(
+            updated.ha1_md5,
+            crate::crypto::md5_hex(b"alice:new.realm:newsecret9")
+        );
+        assert!(!updated.enabled);
+        assert_eq!(updated.voice_url.as_deref(), Some("http://h/v"));
+        assert_eq!(updated.login, "alice");
+        assert_eq!(updated.updated, NOW + 5);
+        let clear = ClientChanges {
+            voice: VoiceChanges {
+                url: Some(None),
+                ..VoiceChanges::default()
+            },
+            ..ClientChanges::default()
+        };
+        let cleared = clients::update(
+            &world.store,
+            &world.root,
+            &world.root.email,
+            &alice.sid.to_string(),
+            clear,
+            REALM,
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(cleared.voice_url, None);
+        world.assert_consistent();
+    }
+
+    #[test]
+    fn delete_frees_the_login() {
+        let world = World::new();
+        let alice = add(&world, &world.root, "alice");
+        clients::delete(
+            &world.store,
+            &world.root,
+            &world.root.sid.to_string(),
+            &alice.sid.to_string(),
+        )
+        .unwrap();
+        assert!(world.store.client(&alice.sid).unwrap().is_none());
+        assert!(world.store.client_by_login("alice").unwrap().is_none());
+        world.assert_consistent();
+        let again = add(&world, &world.root, "alice");
+        assert_ne!(again.sid, alice.sid);
+        world.assert_consistent();
+    }
+
+    #[test]
+    fn closing_an_account_removes_the_clients_of_its_whole_subtree() {
+        let world = World::new();
+        let a = world.create(&world.root, "a@example.com", Role::Administrator);
+        let b = world.create(&a, "b@example.com", Role::Administrator);
+        let c = world.create(&b, "c@example.com", Role::Developer);
+        let keep = add(&world, &world.root, "keeper");
+        let gone: Vec<ClientRecord> = [(&a, "a1"), (&a, "a2"), (&b, "b1"), (&c, "c1")]
+            .into_iter()
+            .map(|(owner, login)| add(&world, owner, login))
+            .collect();
+        accounts::close(&world.store, &world.root, &a.sid.to_string(), NOW).unwrap();
+        for client in &gone {
+            assert!(
+                world.store.client(&client.sid).unwrap().is_none(),
+                "{}",
+                client.login
+            );
+            assert!(
+                world
+                    .store
+                    .client_by_login(&client.login)
+                    .unwrap()
+                    .is_none(),
+                "{}",
+                client.login
+            );
+        }
+        assert!(world.store.client(&keep.sid).unwrap().is_some());
+        world.assert_consistent();
+        let listed = clients::list(&world.store, &world.root, &c.sid.to_string(), None).unwrap();
+        assert!(listed.is_empty());
+        let err = clients::create(
+            &world.store,
+            &world.root,
+            &c.sid.to_string(),
+            new_client("late"),
+            REALM,
+            NOW,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+        // The freed logins can be used again elsewhere.
+        add(&world, &world.root, "a1");
+        world.assert_consistent();
+    }
+
+    #[test]
+    fn suspending_keeps_clients_and_lists_are_sorted_and_filtered() {
+        let world = World::new();
+        let a = world.create(&world.root, "a@example.com", Role::Administrator);
+        for login in ["zed", "amy", "kim"] {
+            add(&world, &a, login);
+        }
+        world
+            .set_status(&world.root, &a, Status::Suspended)
+            .unwrap();
+        let logins: Vec<String> =
+            clients::list(&world.store, &world.root, &a.sid.to_string(), None)
+                .unwrap()
+                .into_iter()
+                .map(|client| client.login)
+                .collect();
+        assert_eq!(logins, ["amy", "kim", "zed"]);
+        let filtered =
+            clients::list(&world.store, &world.root, &a.sid.to_string(), Some("kim")).unwrap();
+        assert_eq!(filtered.len(), 1);
+        world.assert_consistent();
+    }
+
+    #[test]
+    fn store_check_reports_a_dangling_login() {
+        let world = World::new();
+        let alice = add(&world, &world.root, "alice");
+        // Bypass the store's API to break the index on purpose.
+        world
+            .store
+            .corrupt_login_index("ghost", &alice.sid)
+            .unwrap();
+        let problems = check::run(&world.store).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("ghost"));
+    }
+}

@@ -326,6 +326,14 @@ impl Store {
         self.flush()
     }
 
+    /// Writes a login index entry with no client behind it: for tests of `check` only.
+    #[cfg(test)]
+    pub(crate) fn corrupt_login_index(&self, login: &str, sid: &ClientSid) -> Result<()> {
+        self.client_logins
+            .insert(keys::login(login), &sid.as_bytes()[..])?;
+        Ok(())
+    }
+
     /// Removes a client and its index entries in one transaction, then flushes.
     pub fn delete_client(&self, guard: &WriteGuard<'_>, record: &ClientRecord) -> Result<()> {
         self.update_accounts(guard, &[], std::slice::from_ref(record))

@@ -2,6 +2,7 @@
 //! One test binary (faster to link), one module per area.
 
 mod api_accounts;
+mod api_clients;
 mod durability;
 mod startup;
 mod support;
