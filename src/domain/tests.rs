@@ -599,8 +599,8 @@ mod clients {
 
     #[test]
     fn voice_parameters_are_validated() {
-        assert_eq!(clients::parse_status("1").unwrap(), true);
-        assert_eq!(clients::parse_status("0").unwrap(), false);
+        assert!(clients::parse_status("1").unwrap());
+        assert!(!clients::parse_status("0").unwrap());
         assert!(clients::parse_status("yes").is_err());
         assert_eq!(clients::parse_method("VoiceMethod", "get").unwrap(), "GET");
         assert!(clients::parse_method("VoiceMethod", "PATCH").is_err());
