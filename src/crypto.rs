@@ -73,54 +73,56 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// HMAC-SHA256 (RFC 2104).
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut block = [0u8; 64];
-    if key.len() > 64 {
-        block[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(block.map(|b| b ^ 0x36));
-    inner.update(message);
-    let mut outer = Sha256::new();
-    outer.update(block.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    outer.finalize().into()
+    HmacKey::new(key).mac(message)
 }
 
 /// PBKDF2-HMAC-SHA256 with a 32-byte output (RFC 8018 §5.2, one block).
 pub fn pbkdf2_sha256(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] {
-    // The keyed inner/outer states are computed once; each iteration then costs two
-    // compressions instead of four, which matters on a slow core.
-    let mut block = [0u8; 64];
-    if password.len() > 64 {
-        block[..32].copy_from_slice(&Sha256::digest(password));
-    } else {
-        block[..password.len()].copy_from_slice(password);
-    }
-    let mut inner_key = Sha256::new();
-    inner_key.update(block.map(|b| b ^ 0x36));
-    let mut outer_key = Sha256::new();
-    outer_key.update(block.map(|b| b ^ 0x5c));
-    let prf = |data: &[u8]| -> [u8; 32] {
-        let mut inner = inner_key.clone();
-        inner.update(data);
-        let mut outer = outer_key.clone();
-        outer.update(inner.finalize());
-        outer.finalize().into()
-    };
+    // The keyed state is computed once; each iteration then costs two compressions instead
+    // of four, which matters on a slow core.
+    let key = HmacKey::new(password);
     let mut first = Vec::with_capacity(salt.len() + 4);
     first.extend_from_slice(salt);
     first.extend_from_slice(&1u32.to_be_bytes());
-    let mut u = prf(&first);
+    let mut u = key.mac(&first);
     let mut out = u;
     for _ in 1..iterations {
-        u = prf(&u);
+        u = key.mac(&u);
         for (o, x) in out.iter_mut().zip(u) {
             *o ^= x;
         }
     }
     out
+}
+
+/// An HMAC-SHA256 key with its inner and outer pads already absorbed.
+struct HmacKey {
+    inner: Sha256,
+    outer: Sha256,
+}
+
+impl HmacKey {
+    fn new(key: &[u8]) -> HmacKey {
+        let mut block = [0u8; 64];
+        if key.len() > 64 {
+            block[..32].copy_from_slice(&Sha256::digest(key));
+        } else {
+            block[..key.len()].copy_from_slice(key);
+        }
+        let mut inner = Sha256::new();
+        inner.update(block.map(|b| b ^ 0x36));
+        let mut outer = Sha256::new();
+        outer.update(block.map(|b| b ^ 0x5c));
+        HmacKey { inner, outer }
+    }
+
+    fn mac(&self, message: &[u8]) -> [u8; 32] {
+        let mut inner = self.inner.clone();
+        inner.update(message);
+        let mut outer = self.outer.clone();
+        outer.update(inner.finalize());
+        outer.finalize().into()
+    }
 }
 
 #[cfg(test)]

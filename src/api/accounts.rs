@@ -33,18 +33,9 @@ pub fn create(state: &AppState, caller: &AccountRecord, ctx: &Ctx<'_>) -> Result
     let new = NewAccount {
         email: Email::parse(&form.require("EmailAddress")?)?,
         password: Password::parse(&form.require("Password")?)?,
-        friendly_name: form
-            .take("FriendlyName")
-            .map(|name| FriendlyName::parse(&name))
-            .transpose()?,
-        role: form
-            .take("Role")
-            .map(|role| Role::parse(&role))
-            .transpose()?,
-        status: form
-            .take("Status")
-            .map(|status| Status::parse(&status))
-            .transpose()?,
+        friendly_name: form.optional("FriendlyName", FriendlyName::parse)?,
+        role: form.optional("Role", Role::parse)?,
+        status: form.optional("Status", Status::parse)?,
     };
     form.finish()?;
     let limits = Limits {
@@ -82,22 +73,10 @@ pub fn update(
         return Err(Error::Invalid("EmailAddress cannot be changed".to_string()));
     }
     let changes = AccountChanges {
-        friendly_name: form
-            .take("FriendlyName")
-            .map(|name| FriendlyName::parse(&name))
-            .transpose()?,
-        password: form
-            .take("Password")
-            .map(|password| Password::parse(&password))
-            .transpose()?,
-        status: form
-            .take("Status")
-            .map(|status| Status::parse(&status))
-            .transpose()?,
-        role: form
-            .take("Role")
-            .map(|role| Role::parse(&role))
-            .transpose()?,
+        friendly_name: form.optional("FriendlyName", FriendlyName::parse)?,
+        password: form.optional("Password", Password::parse)?,
+        status: form.optional("Status", Status::parse)?,
+        role: form.optional("Role", Role::parse)?,
     };
     form.finish()?;
     let nothing_to_do = changes.friendly_name.is_none()

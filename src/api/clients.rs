@@ -48,14 +48,8 @@ pub fn create(
     let new = NewClient {
         login: Login::parse(&form.require("Login")?)?,
         password: Password::parse(&form.require("Password")?)?,
-        friendly_name: form
-            .take("FriendlyName")
-            .map(|name| FriendlyName::parse(&name))
-            .transpose()?,
-        enabled: form
-            .take("Status")
-            .map(|status| clients::parse_status(&status))
-            .transpose()?,
+        friendly_name: form.optional("FriendlyName", FriendlyName::parse)?,
+        enabled: form.optional("Status", clients::parse_status)?,
         voice: voice(&mut form)?,
     };
     form.finish()?;
@@ -103,18 +97,9 @@ pub fn update(
         ));
     }
     let changes = ClientChanges {
-        friendly_name: form
-            .take("FriendlyName")
-            .map(|name| FriendlyName::parse(&name))
-            .transpose()?,
-        password: form
-            .take("Password")
-            .map(|password| Password::parse(&password))
-            .transpose()?,
-        enabled: form
-            .take("Status")
-            .map(|status| clients::parse_status(&status))
-            .transpose()?,
+        friendly_name: form.optional("FriendlyName", FriendlyName::parse)?,
+        password: form.optional("Password", Password::parse)?,
+        enabled: form.optional("Status", clients::parse_status)?,
         voice: voice(&mut form)?,
     };
     form.finish()?;
@@ -159,26 +144,17 @@ pub fn delete(
 
 fn voice(form: &mut Params) -> Result<VoiceChanges> {
     Ok(VoiceChanges {
-        url: form
-            .take("VoiceUrl")
-            .map(|url| clients::parse_url("VoiceUrl", &url))
-            .transpose()?,
-        method: form
-            .take("VoiceMethod")
-            .map(|method| clients::parse_method("VoiceMethod", &method))
-            .transpose()?,
-        fallback_url: form
-            .take("VoiceFallbackUrl")
-            .map(|url| clients::parse_url("VoiceFallbackUrl", &url))
-            .transpose()?,
-        fallback_method: form
-            .take("VoiceFallbackMethod")
-            .map(|method| clients::parse_method("VoiceFallbackMethod", &method))
-            .transpose()?,
-        application_sid: form
-            .take("VoiceApplicationSid")
-            .map(|sid| clients::parse_application_sid(&sid))
-            .transpose()?,
+        url: form.optional("VoiceUrl", |value| clients::parse_url("VoiceUrl", value))?,
+        method: form.optional("VoiceMethod", |value| {
+            clients::parse_method("VoiceMethod", value)
+        })?,
+        fallback_url: form.optional("VoiceFallbackUrl", |value| {
+            clients::parse_url("VoiceFallbackUrl", value)
+        })?,
+        fallback_method: form.optional("VoiceFallbackMethod", |value| {
+            clients::parse_method("VoiceFallbackMethod", value)
+        })?,
+        application_sid: form.optional("VoiceApplicationSid", clients::parse_application_sid)?,
     })
 }
 

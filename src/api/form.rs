@@ -75,6 +75,11 @@ impl Params {
         Some(self.pairs.remove(idx).1)
     }
 
+    /// Takes a parameter and parses it when present.
+    pub fn optional<T>(&mut self, name: &str, parse: fn(&str) -> Result<T>) -> Result<Option<T>> {
+        self.take(name).map(|value| parse(&value)).transpose()
+    }
+
     /// Takes a parameter that must be present and non-empty.
     pub fn require(&mut self, name: &'static str) -> Result<String> {
         match self.take(name) {

@@ -17,7 +17,7 @@ use crate::crypto;
 use crate::domain::{AccountSid, Email, FriendlyName, Password, Role, Status};
 use crate::error::{Error, Result};
 use crate::store::records::{AccountRecord, PasswordHash};
-use crate::store::Store;
+use crate::store::{Store, WriteGuard};
 
 /// What a caller asks for when creating a sub-account.
 #[derive(Debug)]
@@ -84,15 +84,11 @@ pub fn create_root(store: &Store, email: &Email, password: &Password, now: i64) 
         token_hash,
         password: hash_password(password)?,
         depth: 1,
-        seq: store.next_seq()?,
+        seq: 0,
         created: now,
         updated: now,
     };
-    store.insert_account(&guard, &record)?;
-    Ok(Issued {
-        account: record,
-        auth_token: Some(token),
-    })
+    commit_new(store, &guard, record, token)
 }
 
 /// Creates a sub-account of `caller` (Administrators only).
@@ -143,11 +139,22 @@ pub fn create(
         token_hash,
         password,
         depth: parent.depth + 1,
-        seq: store.next_seq()?,
+        seq: 0,
         created: now,
         updated: now,
     };
-    store.insert_account(&guard, &record)?;
+    commit_new(store, &guard, record, token)
+}
+
+/// Numbers a new account (lists are oldest first by this) and inserts it.
+fn commit_new(
+    store: &Store,
+    guard: &WriteGuard<'_>,
+    mut record: AccountRecord,
+    token: String,
+) -> Result<Issued> {
+    record.seq = store.next_seq()?;
+    store.insert_account(guard, &record)?;
     Ok(Issued {
         account: record,
         auth_token: Some(token),
