@@ -181,7 +181,7 @@ pub fn create(
 }
 
 /// The clients of an account, by login; only `login` when a filter is given. A closed
-/// account has none: closing removed them.
+/// account is a `Conflict`, as for create: closing removed its clients for good.
 pub fn list(
     store: &Store,
     caller: &AccountRecord,
@@ -189,6 +189,9 @@ pub fn list(
     login: Option<&str>,
 ) -> Result<Vec<ClientRecord>> {
     let account = account_in_reach(store, caller, account_id)?;
+    if account.status == Status::Closed {
+        return Err(Error::Conflict("the account is closed".to_string()));
+    }
     let mut clients = store.account_clients(&account.sid)?;
     if let Some(login) = login {
         clients.retain(|client| client.login == login);

@@ -846,8 +846,8 @@ mod clients {
         }
         assert!(world.store.client(&keep.sid).unwrap().is_some());
         world.assert_consistent();
-        let listed = clients::list(&world.store, &world.root, &c.sid.to_string(), None).unwrap();
-        assert!(listed.is_empty());
+        let err = clients::list(&world.store, &world.root, &c.sid.to_string(), None).unwrap_err();
+        assert!(matches!(err, Error::Conflict(_)), "{err:?}");
         let err = clients::create(
             &world.store,
             &world.root,
