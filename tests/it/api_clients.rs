@@ -412,7 +412,10 @@ fn reach_rules_and_the_close_cascade() {
         &format!("/2012-04-24/Accounts/{dev}/Clients.json"),
         "",
     );
-    assert_eq!((listed.status, listed.json()), (200, serde_json::json!([])));
+    assert_eq!(
+        (listed.status, listed.json()["message"].clone()),
+        (409, "the account is closed".into())
+    );
     assert_eq!(
         server
             .root(
