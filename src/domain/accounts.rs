@@ -262,15 +262,19 @@ pub fn update(
         writes = cascade(store, &record, now)?;
     }
     writes.insert(0, record.clone());
-    // Closing removes the clients of every account it closes, in the same transaction.
+    // Closing removes the clients of every account it closes, in the same transaction; any
+    // account left not active loses its clients' live bindings right after the commit.
     let mut removed_clients = Vec::new();
-    for closed in writes
-        .iter()
-        .filter(|account| account.status == Status::Closed)
-    {
-        removed_clients.extend(store.account_clients(&closed.sid)?);
+    let mut silenced = Vec::new();
+    for account in writes.iter().filter(|account| account.status != Status::Active) {
+        let clients = store.account_clients(&account.sid)?;
+        silenced.extend(clients.iter().map(|client| client.sid));
+        if account.status == Status::Closed {
+            removed_clients.extend(clients);
+        }
     }
     store.update_accounts(&guard, &writes, &removed_clients)?;
+    store.drop_bindings(&silenced)?;
     drop(guard);
     Ok(Issued {
         account: record,

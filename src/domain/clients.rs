@@ -3,7 +3,8 @@
 //! Reach: any account (whatever its role) manages its own Clients and those of its
 //! descendants; anything else is `NotFound`. The password of a client is never stored, only
 //! its digest HA1 values for the box's realm (MD5 and SHA-256 of `login:realm:password`), so
-//! a realm change needs new passwords. Logins are unique on the box; the store enforces that
+//! a realm change needs new passwords. Disabling or deleting a client drops its live
+//! bindings right after the commit. Logins are unique on the box; the store enforces that
 //! inside the same transaction that writes the client.
 
 use crate::crypto;
@@ -247,6 +248,10 @@ pub fn update(
     apply_voice(&mut record, changes.voice);
     record.updated = now;
     store.update_client(&guard, &record)?;
+    if !record.enabled {
+        // A disabled client may not stay registered (SPEC.md §3).
+        store.drop_bindings(&[record.sid])?;
+    }
     Ok(record)
 }
 
@@ -261,6 +266,7 @@ pub fn delete(
     let guard = store.write_lock();
     let record = store.client(&found.sid)?.ok_or(Error::NotFound("client"))?;
     store.delete_client(&guard, &record)?;
+    store.drop_bindings(&[record.sid])?;
     Ok(record)
 }
 

@@ -11,6 +11,10 @@
 //! - `account_clients`: account id (16) ++ client id (16) → empty.
 //! - `client_logins`: login ++ `0xFF` → client id (16). Unique: one SIP domain per box, so a
 //!   login is unique on the box (and changing the realm needs no re-keying).
+//! - `bindings`: client id (16) ++ SHA-256(contact URI)[..16] → `BindingRecord` JSON. Fixed
+//!   width, so a prefix scan on a client id is exact whatever the contact's length.
+
+use sha2::Digest;
 
 use crate::domain::{AccountSid, ClientSid};
 use crate::error::{Error, Result};
@@ -106,6 +110,15 @@ pub fn decode_account_client(bytes: &[u8]) -> Result<(AccountSid, ClientSid)> {
     Ok((decode_account(&bytes[..16])?, decode_client(&bytes[16..])?))
 }
 
+/// The key of one binding of a client.
+pub fn binding(client: &ClientSid, contact: &str) -> [u8; 32] {
+    let digest = sha2::Sha256::digest(contact.as_bytes());
+    let mut key = [0u8; 32];
+    key[..16].copy_from_slice(client.as_bytes());
+    key[16..].copy_from_slice(&digest[..16]);
+    key
+}
+
 /// The unique-index key of a SIP login.
 pub fn login(login: &str) -> Vec<u8> {
     terminated(login)
@@ -150,6 +163,16 @@ mod tests {
         assert_eq!(decode_login(&login("alice")).unwrap(), "alice");
         assert!(!login("alice2").starts_with(&login("alice")));
         assert!(decode_account_client(&key[1..]).is_err());
+    }
+
+    #[test]
+    fn binding_keys_are_fixed_width_per_client() {
+        let client = ClientSid::from_bytes([5; 16]);
+        let a = binding(&client, "sip:alice@10.0.0.1:5060");
+        let b = binding(&client, &format!("sip:alice@{}", "x".repeat(500)));
+        assert!(a.starts_with(client.as_bytes()) && b.starts_with(client.as_bytes()));
+        assert_ne!(a, b);
+        assert_eq!(a, binding(&client, "sip:alice@10.0.0.1:5060"));
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod check;
 pub mod keys;
 pub mod records;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
@@ -22,7 +23,7 @@ use sled::Transactional;
 
 use crate::domain::{AccountSid, ClientSid, Status};
 use crate::error::{Error, Result};
-use records::{AccountRecord, ClientRecord};
+use records::{AccountRecord, BindingRecord, ClientRecord};
 
 /// The schema version this binary writes; `open` refuses newer data.
 const SCHEMA_VERSION: u32 = 1;
@@ -42,6 +43,11 @@ pub struct Store {
     account_clients: sled::Tree,
     /// Login ++ 0xFF → client id. Unique.
     client_logins: sled::Tree,
+    /// Client id ++ contact hash → `BindingRecord`. Soft state: written without a flush.
+    bindings: sled::Tree,
+    /// The bindings, in memory: the registrar and the API read only this. Its lock also
+    /// serialises every change to a client's bindings, so the tree follows the map.
+    live_bindings: Mutex<HashMap<ClientSid, Vec<BindingRecord>>>,
     write_lock: Mutex<()>,
 }
 
@@ -108,9 +114,120 @@ impl Store {
             clients: db.open_tree("clients")?,
             account_clients: db.open_tree("account_clients")?,
             client_logins: db.open_tree("client_logins")?,
+            bindings: db.open_tree("bindings")?,
+            live_bindings: Mutex::new(HashMap::new()),
             db,
             write_lock: Mutex::new(()),
         })
+    }
+
+    /// Loads the persisted bindings into memory, dropping those that may no longer exist:
+    /// expired, of a deleted or disabled client, or under an account that is not active (a
+    /// crash can leave such leftovers, since bindings are written without a flush).
+    /// Returns how many were kept.
+    pub fn load_bindings(&self, now: i64) -> Result<usize> {
+        let mut live: HashMap<ClientSid, Vec<BindingRecord>> = HashMap::new();
+        let mut stale = Vec::new();
+        let mut usable: HashMap<ClientSid, bool> = HashMap::new();
+        for entry in self.bindings.iter() {
+            let (key, value) = entry?;
+            let record: BindingRecord = records::decode(&value)?;
+            let ok = match usable.get(&record.client) {
+                Some(ok) => *ok,
+                None => {
+                    let ok = match self.client(&record.client)? {
+                        Some(client) => {
+                            client.enabled
+                                && self.account(&client.account)?.is_some_and(|account| account.status == Status::Active)
+                        }
+                        None => false,
+                    };
+                    usable.insert(record.client, ok);
+                    ok
+                }
+            };
+            if ok && record.expires_at > now {
+                live.entry(record.client).or_default().push(record);
+            } else {
+                stale.push(key);
+            }
+        }
+        for key in stale {
+            self.bindings.remove(key)?;
+        }
+        let kept = live.values().map(Vec::len).sum();
+        *self.live_bindings.lock().unwrap_or_else(|poison| poison.into_inner()) = live;
+        Ok(kept)
+    }
+
+    /// The current bindings of a client (expired ones included until the sweeper runs).
+    pub fn bindings(&self, client: &ClientSid) -> Vec<BindingRecord> {
+        let live = self.live_bindings.lock().unwrap_or_else(|poison| poison.into_inner());
+        live.get(client).cloned().unwrap_or_default()
+    }
+
+    /// How many unexpired bindings a client has.
+    pub fn binding_count(&self, client: &ClientSid, now: i64) -> usize {
+        let live = self.live_bindings.lock().unwrap_or_else(|poison| poison.into_inner());
+        live.get(client).map_or(0, |list| list.iter().filter(|binding| binding.expires_at > now).count())
+    }
+
+    /// Runs `change` on a client's bindings under the bindings lock, then writes what changed
+    /// to the tree without a flush (soft state: phones re-register). `change` may read the
+    /// store (reads take no lock) to re-check that the client may still register.
+    pub fn update_bindings<T>(
+        &self,
+        client: &ClientSid,
+        change: impl FnOnce(&mut Vec<BindingRecord>) -> Result<T>,
+    ) -> Result<T> {
+        let mut live = self.live_bindings.lock().unwrap_or_else(|poison| poison.into_inner());
+        let before = live.get(client).cloned().unwrap_or_default();
+        let mut after = before.clone();
+        let out = change(&mut after)?;
+        for old in &before {
+            if !after.iter().any(|binding| binding.contact == old.contact) {
+                self.bindings.remove(keys::binding(client, &old.contact))?;
+            }
+        }
+        for binding in &after {
+            if !before.contains(binding) {
+                self.bindings.insert(keys::binding(client, &binding.contact), records::encode(binding)?)?;
+            }
+        }
+        if after.is_empty() {
+            live.remove(client);
+        } else {
+            live.insert(*client, after);
+        }
+        Ok(out)
+    }
+
+    /// Drops every binding of these clients at once (disabled, deleted, account not active).
+    pub fn drop_bindings(&self, clients: &[ClientSid]) -> Result<usize> {
+        let mut live = self.live_bindings.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut dropped = 0;
+        for client in clients {
+            for binding in live.remove(client).unwrap_or_default() {
+                self.bindings.remove(keys::binding(client, &binding.contact))?;
+                dropped += 1;
+            }
+        }
+        Ok(dropped)
+    }
+
+    /// Removes expired bindings from memory and from the tree; returns how many.
+    pub fn purge_expired_bindings(&self, now: i64) -> Result<usize> {
+        let mut live = self.live_bindings.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut purged = 0;
+        for (client, list) in live.iter_mut() {
+            for binding in list.iter().filter(|binding| binding.expires_at <= now) {
+                self.bindings.remove(keys::binding(client, &binding.contact))?;
+                purged += 1;
+            }
+            list.retain(|binding| binding.expires_at > now);
+        }
+        live.retain(|_, list| !list.is_empty());
+        Ok(purged)
     }
 
     /// Takes the write lock. A panic while it was held leaves no partial state behind

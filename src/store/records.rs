@@ -79,6 +79,33 @@ pub struct ClientRecord {
     pub updated: i64,
 }
 
+/// One registration binding of a client (soft state, RFC 3261 §10).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BindingRecord {
+    /// The client that registered.
+    pub client: ClientSid,
+    /// The contact URI, as registered (without angle brackets).
+    pub contact: String,
+    /// The contact's `q` parameter, if it had one.
+    #[serde(default)]
+    pub q: Option<String>,
+    /// Unix seconds when the binding expires.
+    pub expires_at: i64,
+    /// Call-ID of the REGISTER that last refreshed it.
+    pub call_id: String,
+    /// CSeq number of that REGISTER.
+    pub cseq: u32,
+    /// Source address of that REGISTER (`ip:port`).
+    pub source: String,
+    /// `UDP` or `TCP`.
+    pub transport: String,
+    /// The phone's User-Agent header, if it sent one.
+    #[serde(default)]
+    pub user_agent: Option<String>,
+    /// Unix seconds of the first registration of this contact.
+    pub registered_at: i64,
+}
+
 /// A PBKDF2-HMAC-SHA256 password hash with its parameters.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PasswordHash {

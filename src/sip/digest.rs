@@ -1,0 +1,294 @@
+//! HTTP digest for SIP (RFC 2617, RFC 7616, RFC 8760): the `Authorization` parser, response
+//! computation for MD5 and SHA-256, and stateless HMAC-signed nonces.
+//!
+//! Pure code. A nonce is `base64url(timestamp ‖ HMAC-SHA256(secret, timestamp ‖ source IP)[..16])`:
+//! the server keeps no table to know it minted a nonce, for whom, and when. What does need
+//! state (the highest `nc` seen, nonces killed by a failed response) is the registrar's
+//! small [`crate::sip::registrar::NonceTracker`].
+
+use std::net::IpAddr;
+
+use base64::Engine;
+
+use crate::crypto;
+use crate::sip::message::split_list;
+
+/// How long a nonce is accepted, in seconds (SPEC.md §4).
+pub const NONCE_LIFETIME_SECS: u64 = 300;
+
+/// The digest algorithms we offer, in the order the challenge lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Algorithm {
+    /// RFC 2617. Listed first: Debian's SIPp 3.6 answers only the first challenge and knows
+    /// only MD5, and most desk phones are the same.
+    Md5,
+    /// RFC 8760.
+    Sha256,
+}
+
+impl Algorithm {
+    /// The token in `algorithm=`.
+    pub fn token(self) -> &'static str {
+        match self {
+            Algorithm::Md5 => "MD5",
+            Algorithm::Sha256 => "SHA-256",
+        }
+    }
+
+    fn hash(self, data: &str) -> String {
+        match self {
+            Algorithm::Md5 => crypto::md5_hex(data.as_bytes()),
+            Algorithm::Sha256 => crypto::sha256_hex(data.as_bytes()),
+        }
+    }
+}
+
+/// The parameters of a `Digest` credentials header.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Credentials {
+    /// `username`.
+    pub username: String,
+    /// `realm`.
+    pub realm: String,
+    /// `nonce`.
+    pub nonce: String,
+    /// `uri`.
+    pub uri: String,
+    /// `response`.
+    pub response: String,
+    /// `algorithm` token as sent (`MD5` when absent).
+    pub algorithm: String,
+    /// `qop`, if any.
+    pub qop: Option<String>,
+    /// `nc`, parsed from hex.
+    pub nc: Option<u32>,
+    /// `cnonce`.
+    pub cnonce: Option<String>,
+}
+
+impl Credentials {
+    /// Parses `Digest k=v, k="v", …`; `None` for another scheme or a missing required field.
+    pub fn parse(header: &str) -> Option<Credentials> {
+        let header = header.trim();
+        let scheme_end = header.find(char::is_whitespace)?;
+        if !header[..scheme_end].eq_ignore_ascii_case("digest") {
+            return None;
+        }
+        let mut creds = Credentials { algorithm: "MD5".to_string(), ..Credentials::default() };
+        for item in split_list(&header[scheme_end..]) {
+            let (name, value) = item.split_once('=')?;
+            let value = unquote(value.trim());
+            match name.trim().to_ascii_lowercase().as_str() {
+                "username" => creds.username = value,
+                "realm" => creds.realm = value,
+                "nonce" => creds.nonce = value,
+                "uri" => creds.uri = value,
+                "response" => creds.response = value.to_ascii_lowercase(),
+                "algorithm" => creds.algorithm = value,
+                "qop" => creds.qop = Some(value),
+                "nc" => creds.nc = Some(u32::from_str_radix(&value, 16).ok()?),
+                "cnonce" => creds.cnonce = Some(value),
+                _ => {}
+            }
+        }
+        let complete = !creds.username.is_empty() && !creds.nonce.is_empty() && !creds.response.is_empty();
+        complete.then_some(creds)
+    }
+
+    /// The algorithm asked for, if we support it.
+    pub fn algorithm(&self) -> Option<Algorithm> {
+        match self.algorithm.to_ascii_uppercase().as_str() {
+            "MD5" => Some(Algorithm::Md5),
+            "SHA-256" => Some(Algorithm::Sha256),
+            _ => None,
+        }
+    }
+}
+
+/// The expected `response` for `creds` given the stored HA1 (RFC 7616 §3.4.1). With
+/// `qop=auth` it covers nonce, nc, cnonce and qop; without qop it is RFC 2069's form.
+/// `None` for a qop we do not support (`auth-int`) or a qop without nc/cnonce.
+pub fn expected_response(algorithm: Algorithm, ha1: &str, creds: &Credentials, method: &str) -> Option<String> {
+    let ha2 = algorithm.hash(&format!("{method}:{}", creds.uri));
+    match creds.qop.as_deref() {
+        None => Some(algorithm.hash(&format!("{ha1}:{}:{ha2}", creds.nonce))),
+        Some(qop) if qop.eq_ignore_ascii_case("auth") => {
+            let nc = creds.nc?;
+            let cnonce = creds.cnonce.as_deref()?;
+            Some(algorithm.hash(&format!("{ha1}:{}:{nc:08x}:{cnonce}:auth:{ha2}", creds.nonce)))
+        }
+        Some(_) => None,
+    }
+}
+
+/// What a nonce turned out to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NonceCheck {
+    /// Ours, for this address, and young enough.
+    Valid,
+    /// Ours and for this address, but older than [`NONCE_LIFETIME_SECS`].
+    Stale,
+    /// Not ours, altered, or minted for another address.
+    Invalid,
+}
+
+/// Mints a nonce for `source` at `now`.
+pub fn mint_nonce(secret: &[u8; 32], source: IpAddr, now: u64) -> String {
+    let mut raw = [0u8; 24];
+    raw[..8].copy_from_slice(&now.to_be_bytes());
+    raw[8..].copy_from_slice(&nonce_mac(secret, source, now));
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+/// Checks a nonce's signature, address and age.
+pub fn check_nonce(secret: &[u8; 32], nonce: &str, source: IpAddr, now: u64) -> NonceCheck {
+    let Ok(raw) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(nonce) else {
+        return NonceCheck::Invalid;
+    };
+    let Ok(raw) = <[u8; 24]>::try_from(raw.as_slice()) else {
+        return NonceCheck::Invalid;
+    };
+    let mut stamp = [0u8; 8];
+    stamp.copy_from_slice(&raw[..8]);
+    let minted = u64::from_be_bytes(stamp);
+    if !crypto::ct_eq(&raw[8..], &nonce_mac(secret, source, minted)) {
+        return NonceCheck::Invalid;
+    }
+    if minted > now + 5 {
+        return NonceCheck::Invalid;
+    }
+    if now - minted.min(now) > NONCE_LIFETIME_SECS {
+        return NonceCheck::Stale;
+    }
+    NonceCheck::Valid
+}
+
+fn nonce_mac(secret: &[u8; 32], source: IpAddr, minted: u64) -> [u8; 16] {
+    let mut message = minted.to_be_bytes().to_vec();
+    match source {
+        IpAddr::V4(ip) => message.extend_from_slice(&ip.octets()),
+        IpAddr::V6(ip) => message.extend_from_slice(&ip.octets()),
+    }
+    let mac = crypto::hmac_sha256(secret, &message);
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&mac[..16]);
+    out
+}
+
+/// The `WWW-Authenticate` values of a challenge: MD5 first, then SHA-256 (see [`Algorithm`]).
+pub fn challenge(realm: &str, nonce: &str, stale: bool) -> Vec<String> {
+    [Algorithm::Md5, Algorithm::Sha256]
+        .iter()
+        .map(|algorithm| {
+            let mut value = format!(
+                "Digest realm=\"{realm}\", nonce=\"{nonce}\", qop=\"auth\", algorithm={}",
+                algorithm.token()
+            );
+            if stale {
+                value.push_str(", stale=true");
+            }
+            value
+        })
+        .collect()
+}
+
+fn unquote(value: &str) -> String {
+    match value.strip_prefix('"').and_then(|inner| inner.strip_suffix('"')) {
+        Some(inner) => {
+            let mut out = String::with_capacity(inner.len());
+            let mut escaped = false;
+            for c in inner.chars() {
+                if escaped || c != '\\' {
+                    out.push(c);
+                    escaped = false;
+                } else {
+                    escaped = true;
+                }
+            }
+            out
+        }
+        None => value.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc2617_example_vector() {
+        // RFC 2617 §3.5 (an HTTP example; the math is the same for SIP).
+        let creds = Credentials::parse(
+            r#"Digest username="Mufasa", realm="testrealm@host.com", nonce="dcd98b7102dd2f0e8b11d0f600bfb0c093", uri="/dir/index.html", qop=auth, nc=00000001, cnonce="0a4f113b", response="6629fae49393a05397450978507c4ef1", opaque="5ccc069c403ebaf9f0171e9517f40e41""#,
+        )
+        .unwrap();
+        assert_eq!(creds.nc, Some(1));
+        let ha1 = crypto::md5_hex(b"Mufasa:testrealm@host.com:Circle Of Life");
+        assert_eq!(expected_response(Algorithm::Md5, &ha1, &creds, "GET").unwrap(), creds.response);
+    }
+
+    #[test]
+    fn rfc7616_sha256_vector() {
+        // RFC 7616 §3.9.1, SHA-256.
+        let creds = Credentials::parse(
+            r#"Digest username="Mufasa", realm="http-auth@example.org", uri="/dir/index.html", algorithm=SHA-256, nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", nc=00000001, cnonce="f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ", qop=auth, response="753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1", opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS""#,
+        )
+        .unwrap();
+        assert_eq!(creds.algorithm(), Some(Algorithm::Sha256));
+        let ha1 = crypto::sha256_hex(b"Mufasa:http-auth@example.org:Circle of Life");
+        assert_eq!(expected_response(Algorithm::Sha256, &ha1, &creds, "GET").unwrap(), creds.response);
+        let md5_creds = Credentials { algorithm: "MD5".into(), ..creds.clone() };
+        let md5_ha1 = crypto::md5_hex(b"Mufasa:http-auth@example.org:Circle of Life");
+        assert_eq!(
+            expected_response(Algorithm::Md5, &md5_ha1, &md5_creds, "GET").unwrap(),
+            "8ca523f5e9506fed4657c9700eebdbec"
+        );
+    }
+
+    #[test]
+    fn rfc2069_form_without_qop_and_unsupported_qop() {
+        let creds = Credentials::parse(r#"Digest username="a", realm="r", nonce="n", uri="sip:r", response="x""#).unwrap();
+        let ha1 = crypto::md5_hex(b"a:r:p");
+        let ha2 = crypto::md5_hex(b"REGISTER:sip:r");
+        assert_eq!(
+            expected_response(Algorithm::Md5, &ha1, &creds, "REGISTER").unwrap(),
+            crypto::md5_hex(format!("{ha1}:n:{ha2}").as_bytes())
+        );
+        let auth_int = Credentials { qop: Some("auth-int".into()), nc: Some(1), cnonce: Some("c".into()), ..creds };
+        assert_eq!(expected_response(Algorithm::Md5, &ha1, &auth_int, "REGISTER"), None);
+    }
+
+    #[test]
+    fn credentials_parser_rejects_junk() {
+        for bad in ["", "Basic abc", "Digest", "Digest username=\"a\"", "Digest username=a, nonce=n, response=r, nc=zz", "Digest ,,,="] {
+            assert_eq!(Credentials::parse(bad), None, "{bad}");
+        }
+        let odd = Credentials::parse(r#"DIGEST username="a\"b", nonce=n, response=ABC, realm="x,y""#).unwrap();
+        assert_eq!((odd.username.as_str(), odd.realm.as_str(), odd.response.as_str()), ("a\"b", "x,y", "abc"));
+    }
+
+    #[test]
+    fn nonces_are_bound_to_address_and_age() {
+        let secret = [7u8; 32];
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let nonce = mint_nonce(&secret, ip, 1000);
+        assert_eq!(check_nonce(&secret, &nonce, ip, 1000), NonceCheck::Valid);
+        assert_eq!(check_nonce(&secret, &nonce, ip, 1300), NonceCheck::Valid);
+        assert_eq!(check_nonce(&secret, &nonce, ip, 1301), NonceCheck::Stale);
+        assert_eq!(check_nonce(&secret, &nonce, "192.0.2.2".parse().unwrap(), 1000), NonceCheck::Invalid);
+        assert_eq!(check_nonce(&[8u8; 32], &nonce, ip, 1000), NonceCheck::Invalid);
+        assert_eq!(check_nonce(&secret, "garbage", ip, 1000), NonceCheck::Invalid);
+        let mut tampered = nonce.into_bytes();
+        tampered[3] = if tampered[3] == b'A' { b'B' } else { b'A' };
+        assert_eq!(check_nonce(&secret, &String::from_utf8(tampered).unwrap(), ip, 1000), NonceCheck::Invalid);
+        assert_eq!(check_nonce(&secret, &mint_nonce(&secret, ip, 2000), ip, 1000), NonceCheck::Invalid);
+    }
+
+    #[test]
+    fn challenge_offers_md5_first_then_sha256() {
+        let values = challenge("pbx.test", "n1", true);
+        assert_eq!(values.len(), 2);
+        assert!(values[0].contains("algorithm=MD5") && values[0].contains("qop=\"auth\"") && values[0].ends_with("stale=true"));
+        assert!(values[1].contains("algorithm=SHA-256"));
+    }
+}

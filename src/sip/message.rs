@@ -1,0 +1,411 @@
+//! SIP messages: a hand-written parser and printer (RFC 3261 §7, §20).
+//!
+//! Pure code, no I/O. The parser accepts what phones send in the wild: compact header forms,
+//! any header-name case, folded continuation lines, bare LF line ends, and leading CRLF
+//! keep-alives; it refuses messages over 64 KiB. It never panics: every index is checked and
+//! every failure is a [`ParseError`]. Header values are kept as text; the few structured
+//! values the registrar needs (URIs, name-addr lists, parameters) have their own small parsers
+//! here.
+
+use std::fmt::Write as _;
+
+/// Messages above this size are refused (SPEC.md §4).
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// Why a message could not be parsed. The text is for debug logs only.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ParseError(pub String);
+
+/// The first line of a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StartLine {
+    /// `METHOD uri SIP/2.0`.
+    Request {
+        /// The method, as sent (methods are case-sensitive).
+        method: String,
+        /// The Request-URI.
+        uri: String,
+    },
+    /// `SIP/2.0 code reason`.
+    Response {
+        /// Status code.
+        code: u16,
+    },
+}
+
+/// A parsed message: start line, headers in order (names canonicalised), body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Message {
+    /// Request or response line.
+    pub start: StartLine,
+    /// Headers in order of appearance; names in their canonical long form.
+    pub headers: Vec<(String, String)>,
+    /// The body (as long as Content-Length says, when it is given).
+    pub body: Vec<u8>,
+}
+
+impl Message {
+    /// The first value of a header, by case-insensitive canonical name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Every value of a header, comma-separated lists split into their elements.
+    pub fn header_list(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(key, _)| key.eq_ignore_ascii_case(name))
+            .flat_map(|(_, value)| split_list(value))
+            .collect()
+    }
+
+    /// The method of a request.
+    pub fn method(&self) -> Option<&str> {
+        match &self.start {
+            StartLine::Request { method, .. } => Some(method),
+            StartLine::Response { .. } => None,
+        }
+    }
+}
+
+/// Canonical names of the compact header forms (RFC 3261 §7.3.3 and the extension RFCs).
+fn expand(name: &str) -> Option<&'static str> {
+    let long = match name.to_ascii_lowercase().as_str() {
+        "i" | "call-id" => "Call-ID",
+        "m" | "contact" => "Contact",
+        "f" | "from" => "From",
+        "t" | "to" => "To",
+        "v" | "via" => "Via",
+        "l" | "content-length" => "Content-Length",
+        "c" | "content-type" => "Content-Type",
+        "e" | "content-encoding" => "Content-Encoding",
+        "k" | "supported" => "Supported",
+        "s" | "subject" => "Subject",
+        "o" | "event" => "Event",
+        "u" | "allow-events" => "Allow-Events",
+        "cseq" => "CSeq",
+        "expires" => "Expires",
+        "authorization" => "Authorization",
+        "require" => "Require",
+        "user-agent" => "User-Agent",
+        "max-forwards" => "Max-Forwards",
+        _ => return None,
+    };
+    Some(long)
+}
+
+/// Parses one complete message (a UDP datagram, or one frame cut by [`frame_length`]).
+pub fn parse(bytes: &[u8]) -> Result<Message, ParseError> {
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(ParseError(format!("message of {} bytes", bytes.len())));
+    }
+    let start = bytes.iter().position(|b| !matches!(b, b'\r' | b'\n')).unwrap_or(bytes.len());
+    let bytes = &bytes[start..];
+    let (head_len, body_start) = head_end(bytes).ok_or_else(|| ParseError("no end of headers".into()))?;
+    let head = std::str::from_utf8(&bytes[..head_len]).map_err(|_| ParseError("headers are not UTF-8".into()))?;
+    let mut lines = head.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line));
+    let first = lines.next().unwrap_or("");
+    let start = parse_start_line(first)?;
+
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for line in lines {
+        if line.starts_with([' ', '\t']) {
+            // A folded line continues the previous header (RFC 3261 §7.3.1).
+            let (_, value) = headers.last_mut().ok_or_else(|| ParseError("continuation before any header".into()))?;
+            value.push(' ');
+            value.push_str(line.trim());
+            continue;
+        }
+        let (name, value) = line.split_once(':').ok_or_else(|| ParseError(format!("header without colon: {line:?}")))?;
+        let name = name.trim();
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ParseError(format!("bad header name {name:?}")));
+        }
+        let name = expand(name).map(str::to_string).unwrap_or_else(|| name.to_string());
+        headers.push((name, value.trim().to_string()));
+    }
+
+    let rest = &bytes[body_start..];
+    let length = match headers.iter().find(|(key, _)| key == "Content-Length") {
+        Some((_, value)) => value.trim().parse::<usize>().map_err(|_| ParseError(format!("bad Content-Length {value:?}")))?,
+        None => rest.len(),
+    };
+    if length > rest.len() {
+        return Err(ParseError(format!("Content-Length {length} but {} body bytes", rest.len())));
+    }
+    Ok(Message { start, headers, body: rest[..length].to_vec() })
+}
+
+/// For a stream (TCP): the length of the first complete message in `buf`, after any leading
+/// CRLF keep-alives (which it counts in). `Ok(None)` when more bytes are needed; an error when
+/// the message can never be valid (too large, bad Content-Length).
+pub fn frame_length(buf: &[u8]) -> Result<Option<usize>, ParseError> {
+    let skip = buf.iter().position(|b| !matches!(b, b'\r' | b'\n')).unwrap_or(buf.len());
+    let Some((head_len, body_start)) = head_end(&buf[skip..]) else {
+        if buf.len() - skip > MAX_MESSAGE_BYTES {
+            return Err(ParseError("headers over 64 KiB".into()));
+        }
+        return Ok(None);
+    };
+    let head = String::from_utf8_lossy(&buf[skip..skip + head_len]);
+    let mut length = 0usize;
+    for line in head.split('\n') {
+        if let Some((name, value)) = line.split_once(':') {
+            if expand(name.trim()) == Some("Content-Length") {
+                length = value.trim().parse().map_err(|_| ParseError(format!("bad Content-Length {value:?}")))?;
+            }
+        }
+    }
+    let total = skip + body_start + length;
+    if total - skip > MAX_MESSAGE_BYTES {
+        return Err(ParseError(format!("message of {} bytes", total - skip)));
+    }
+    Ok((buf.len() >= total).then_some(total))
+}
+
+/// Where the headers end: (length of the head, start of the body). Accepts CRLF or bare LF.
+fn head_end(bytes: &[u8]) -> Option<(usize, usize)> {
+    let mut idx = 0;
+    while idx < bytes.len() {
+        if bytes[idx] == b'\n' {
+            if bytes.get(idx + 1) == Some(&b'\n') {
+                return Some((idx, idx + 2));
+            }
+            if bytes.get(idx + 1) == Some(&b'\r') && bytes.get(idx + 2) == Some(&b'\n') {
+                return Some((idx, idx + 3));
+            }
+        }
+        idx += 1;
+    }
+    None
+}
+
+fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
+    let bad = || ParseError(format!("bad start line {line:?}"));
+    let mut parts = line.splitn(3, ' ');
+    let first = parts.next().ok_or_else(bad)?;
+    let second = parts.next().ok_or_else(bad)?;
+    let third = parts.next().ok_or_else(bad)?;
+    if first.eq_ignore_ascii_case("SIP/2.0") {
+        let code = second.parse::<u16>().ok().filter(|code| (100..700).contains(code)).ok_or_else(bad)?;
+        return Ok(StartLine::Response { code });
+    }
+    let token = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b));
+    if !third.eq_ignore_ascii_case("SIP/2.0") || !token(first) || second.is_empty() || second.contains(char::is_whitespace) {
+        return Err(bad());
+    }
+    Ok(StartLine::Request { method: first.to_string(), uri: second.to_string() })
+}
+
+/// Splits a header value on the commas that separate list elements, not on those inside
+/// quotes or `<…>`.
+pub fn split_list(value: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut depth, mut quoted, mut escaped, mut start) = (0i32, false, false, 0);
+    for (idx, c) in value.char_indices() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '<' if !quoted => depth += 1,
+            '>' if !quoted => depth -= 1,
+            ',' if !quoted && depth <= 0 => {
+                out.push(value[start..idx].trim());
+                start = idx + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(value[start..].trim());
+    out.retain(|item| !item.is_empty());
+    out
+}
+
+/// A `name-addr` or `addr-spec` with its header parameters: `"Bob" <sip:bob@h>;tag=1`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameAddr {
+    /// The URI, without angle brackets.
+    pub uri: String,
+    /// Header parameters after the address, names lowercased.
+    pub params: Vec<(String, Option<String>)>,
+}
+
+impl NameAddr {
+    /// Parses one element of a From, To or Contact header.
+    pub fn parse(text: &str) -> Option<NameAddr> {
+        let text = text.trim();
+        let (uri, rest) = if let Some(open) = find_unquoted(text, '<') {
+            let close = text[open..].find('>')? + open;
+            (text[open + 1..close].trim(), &text[close + 1..])
+        } else {
+            // addr-spec: parameters after the first ';' belong to the header, not the URI.
+            match text.find(';') {
+                Some(idx) => (text[..idx].trim(), &text[idx..]),
+                None => (text, ""),
+            }
+        };
+        if uri.is_empty() || uri.contains(char::is_whitespace) {
+            return None;
+        }
+        Some(NameAddr { uri: uri.to_string(), params: parse_params(rest) })
+    }
+
+    /// A header parameter's value (`Some("")` for a flag parameter).
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_deref().unwrap_or(""))
+    }
+}
+
+fn find_unquoted(text: &str, wanted: char) -> Option<usize> {
+    let mut quoted = false;
+    for (idx, c) in text.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            c if c == wanted && !quoted => return Some(idx),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Parses `;a=1;b;c="x"` into (lowercased name, value) pairs.
+pub fn parse_params(text: &str) -> Vec<(String, Option<String>)> {
+    text.split(';')
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .map(|part| match part.split_once('=') {
+            Some((name, value)) => (name.trim().to_ascii_lowercase(), Some(value.trim().trim_matches('"').to_string())),
+            None => (part.to_ascii_lowercase(), None),
+        })
+        .collect()
+}
+
+/// The parts of a SIP URI the registrar needs: `sip:user@host:port;params`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SipUri {
+    /// `sip` or `sips`.
+    pub scheme: String,
+    /// The user part, if any (still escaped).
+    pub user: Option<String>,
+    /// The host (brackets kept for IPv6 references).
+    pub host: String,
+}
+
+impl SipUri {
+    /// Parses a `sip:` or `sips:` URI; `None` for anything else.
+    pub fn parse(uri: &str) -> Option<SipUri> {
+        let (scheme, rest) = uri.split_once(':')?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "sip" && scheme != "sips" {
+            return None;
+        }
+        let rest = rest.split([';', '?']).next().unwrap_or("");
+        let (user, hostport) = match rest.rsplit_once('@') {
+            Some((userinfo, hostport)) => (Some(userinfo.split(':').next().unwrap_or("").to_string()), hostport),
+            None => (None, rest),
+        };
+        let host = if hostport.starts_with('[') {
+            let close = hostport.find(']')?;
+            &hostport[..=close]
+        } else {
+            hostport.split(':').next().unwrap_or("")
+        };
+        if host.is_empty() || user.as_deref() == Some("") {
+            return None;
+        }
+        Some(SipUri { scheme, user, host: host.to_string() })
+    }
+}
+
+/// A response under construction.
+#[derive(Clone, Debug)]
+pub struct Response {
+    /// Status code.
+    pub code: u16,
+    /// Reason phrase.
+    pub reason: String,
+    /// Headers in order.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Response {
+    /// A response to `request` that copies Via (all of them), From, To, Call-ID and CSeq, and
+    /// marks the top Via with `received` and, when asked for, `rport` (RFC 3581).
+    pub fn to(request: &Message, code: u16, reason: &str, source: std::net::SocketAddr) -> Response {
+        let mut headers = Vec::new();
+        let mut first_via = true;
+        for (name, value) in &request.headers {
+            match name.as_str() {
+                "Via" => {
+                    for via in split_list(value) {
+                        if first_via {
+                            headers.push(("Via".to_string(), stamp_via(via, source)));
+                            first_via = false;
+                        } else {
+                            headers.push(("Via".to_string(), via.to_string()));
+                        }
+                    }
+                }
+                "From" | "Call-ID" | "CSeq" => headers.push((name.clone(), value.clone())),
+                "To" => {
+                    let mut to = value.clone();
+                    // A final response needs a To tag; a registrar's is fixed (no dialog).
+                    if code >= 200 && NameAddr::parse(value).is_some_and(|addr| addr.param("tag").is_none()) {
+                        to.push_str(";tag=edgecomm");
+                    }
+                    headers.push((name.clone(), to));
+                }
+                _ => {}
+            }
+        }
+        Response { code, reason: reason.to_string(), headers }
+    }
+
+    /// Adds a header.
+    pub fn with(mut self, name: &str, value: impl Into<String>) -> Response {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// The wire form, with `Server` and `Content-Length: 0` (registrar answers have no body).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = String::with_capacity(512);
+        let _ = write!(out, "SIP/2.0 {} {}\r\n", self.code, self.reason);
+        for (name, value) in &self.headers {
+            let _ = write!(out, "{name}: {value}\r\n");
+        }
+        out.push_str("Server: edgecomm\r\nContent-Length: 0\r\n\r\n");
+        out.into_bytes()
+    }
+}
+
+/// Adds `received=<ip>` and fills an empty `rport` with the source port.
+fn stamp_via(via: &str, source: std::net::SocketAddr) -> String {
+    let mut parts: Vec<String> = via.split(';').map(|part| part.trim().to_string()).collect();
+    let mut has_received = false;
+    for part in parts.iter_mut().skip(1) {
+        let name = part.split('=').next().unwrap_or("").trim().to_ascii_lowercase();
+        if name == "rport" {
+            *part = format!("rport={}", source.port());
+        } else if name == "received" {
+            *part = format!("received={}", source.ip());
+            has_received = true;
+        }
+    }
+    if !has_received {
+        parts.push(format!("received={}", source.ip()));
+    }
+    parts.join(";")
+}
+
+#[cfg(test)]
+mod tests;
