@@ -19,6 +19,9 @@ use crate::crypto;
 use crate::domain::{accounts, Password};
 use crate::error::{Error, Result};
 use crate::http::{self, HttpServer};
+use crate::sip::registrar::Registrar;
+use crate::sip::transport::{self, SipListeners};
+use crate::sip::SipService;
 use crate::store::{check, Store};
 
 /// Everything a request handler can reach.
@@ -29,6 +32,8 @@ pub struct AppState {
     pub config: Config,
     /// Failed-login limiter for the API.
     pub limiter: Limiter,
+    /// The SIP registrar and its per-boot state.
+    pub sip: SipService,
 }
 
 impl AppState {
@@ -41,21 +46,28 @@ impl AppState {
             )))
         })?;
         let store = Store::open(&config.data_dir.join("db"), config.cache_bytes)?;
-        Ok(AppState::with_store(store, config))
+        AppState::with_store(store, config)
     }
 
     /// Builds the state around an already open store (tests use a temporary one).
-    pub fn with_store(store: Store, config: Config) -> AppState {
-        let limiter = Limiter::new(
-            config.auth_max_failures,
-            config.auth_window_secs,
-            config.auth_backoff_secs,
-        );
-        AppState {
+    pub fn with_store(store: Store, config: Config) -> Result<AppState> {
+        // The API and SIP count failures separately: a phone's bad password must not lock
+        // the administrator's browser out, nor the reverse.
+        let limiter = || {
+            Limiter::new(
+                config.auth_max_failures,
+                config.auth_window_secs,
+                config.auth_backoff_secs,
+            )
+        };
+        let registrar =
+            Registrar::new(&config.realm, config.sip, limiter(), transport::is_local_ip)?;
+        Ok(AppState {
+            limiter: limiter(),
+            sip: SipService::new(registrar),
             store,
             config,
-            limiter,
-        }
+        })
     }
 }
 
@@ -63,6 +75,7 @@ impl AppState {
 pub struct App {
     state: Arc<AppState>,
     http: HttpServer,
+    sip: Option<SipListeners>,
 }
 
 impl App {
@@ -70,11 +83,20 @@ impl App {
     pub fn build(config: Config) -> Result<App> {
         let state = AppState::open(config)?;
         ensure_admin(&state)?;
+        let kept = state.store.load_bindings(unix_now())?;
+        log::info!("{kept} registrations restored");
         let http = http::bind(state.config.http_listen)?;
+        let sip = state.config.sip_listen.map(transport::bind).transpose()?;
         Ok(App {
             state: Arc::new(state),
             http,
+            sip,
         })
+    }
+
+    /// The SIP address actually bound (UDP and TCP), if SIP is on.
+    pub fn sip_addr(&self) -> Option<SocketAddr> {
+        self.sip.as_ref().and_then(|sip| sip.local_addr().ok())
     }
 
     /// The HTTP address actually bound.
@@ -85,11 +107,20 @@ impl App {
     /// Serves until the process is stopped. Crash-only: there is no shutdown path, because
     /// every acknowledged write is already flushed.
     pub fn run(self) -> Result<()> {
-        let workers = self
+        let mut workers = self
             .http
             .spawn_workers(self.state.clone(), self.state.config.http_workers);
-        log::info!("serving HTTP on {}", self.http_addr());
-        println!("READY http={} sip=off", self.http_addr());
+        let (http_addr, sip_addr) = (self.http_addr(), self.sip_addr());
+        if let Some(sip) = self.sip {
+            workers.extend(sip.spawn(self.state.clone())?);
+        }
+        workers.push(spawn_sweeper(self.state.clone())?);
+        let sip_text = sip_addr.map_or_else(|| "off".to_string(), |addr| addr.to_string());
+        log::info!(
+            "serving HTTP on {http_addr}, SIP on {sip_text} (realm {})",
+            self.state.config.realm
+        );
+        println!("READY http={http_addr} sip={sip_text}");
         let _ = std::io::stdout().flush();
         notify_systemd("READY=1");
         for worker in workers {
@@ -97,6 +128,21 @@ impl App {
         }
         Ok(())
     }
+}
+
+/// Removes expired bindings every 30 seconds (they are hidden from answers as soon as they
+/// expire; this frees their memory and their records).
+fn spawn_sweeper(state: Arc<AppState>) -> Result<std::thread::JoinHandle<()>> {
+    Ok(std::thread::Builder::new()
+        .name("sweeper".to_string())
+        .spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_secs(30));
+            match state.store.purge_expired_bindings(unix_now()) {
+                Ok(0) => {}
+                Ok(purged) => log::debug!("{purged} expired registrations removed"),
+                Err(err) => log::error!("sweeping registrations: {err}"),
+            }
+        })?)
 }
 
 /// Runs the store's invariant check for `edgecomm check`.

@@ -60,6 +60,46 @@ pub const SETTINGS: &[Setting] = &[
         help: "maximum depth of the account tree (2-64)",
     },
     Setting {
+        key: "sip.listen",
+        default: "0.0.0.0:5060",
+        help: "SIP address, UDP and TCP on the same port ([::]:5060 for IPv6; off to disable)",
+    },
+    Setting {
+        key: "sip.min_expires",
+        default: "60",
+        help: "shortest registration accepted, seconds (shorter: 423)",
+    },
+    Setting {
+        key: "sip.max_expires",
+        default: "7200",
+        help: "longest registration granted, seconds (longer requests are cut)",
+    },
+    Setting {
+        key: "sip.default_expires",
+        default: "3600",
+        help: "registration length when the phone asks for none, seconds",
+    },
+    Setting {
+        key: "sip.max_contacts",
+        default: "10",
+        help: "bindings per client (1-100)",
+    },
+    Setting {
+        key: "sip.udp_workers",
+        default: "2",
+        help: "threads reading the UDP socket (1-64)",
+    },
+    Setting {
+        key: "sip.tcp_max_connections",
+        default: "256",
+        help: "concurrent SIP TCP connections (1-65536)",
+    },
+    Setting {
+        key: "sip.idle_timeout_secs",
+        default: "30",
+        help: "SIP TCP connections idle this long are closed",
+    },
+    Setting {
         key: "sip.realm",
         default: "",
         help: "SIP realm and domain of the box; empty means the host name",
@@ -100,12 +140,35 @@ pub struct Config {
     pub max_depth: u32,
     /// The SIP realm (and domain) of the box; Clients' HA1 values are computed for it.
     pub realm: String,
+    /// SIP listen address (UDP and TCP), `None` when SIP is off.
+    pub sip_listen: Option<SocketAddr>,
+    /// Registrar limits and transport sizes.
+    pub sip: SipSettings,
     /// API login failures per address before 429.
     pub auth_max_failures: u32,
     /// Window for counting failures, seconds.
     pub auth_window_secs: u64,
     /// Back-off after too many failures, seconds.
     pub auth_backoff_secs: u64,
+}
+
+/// Registrar limits and transport sizes (SPEC.md §4, §6).
+#[derive(Clone, Copy, Debug)]
+pub struct SipSettings {
+    /// Below this (and above 0) a REGISTER gets 423.
+    pub min_expires: u32,
+    /// Longer requests are cut to this.
+    pub max_expires: u32,
+    /// When neither the contact nor the request says.
+    pub default_expires: u32,
+    /// Bindings per client.
+    pub max_contacts: usize,
+    /// UDP reader threads.
+    pub udp_workers: usize,
+    /// Concurrent TCP connections.
+    pub tcp_max_connections: usize,
+    /// Idle TCP connections are closed after this many seconds.
+    pub idle_timeout_secs: u64,
 }
 
 /// What the command line asks for.
@@ -253,12 +316,45 @@ impl Config {
             max_depth: u32::try_from(number("accounts.max_depth", 2, 64)?)
                 .map_err(|_| bad("accounts.max_depth", "a small number"))?,
             realm: realm(get("sip.realm"))?,
+            sip_listen: match get("sip.listen") {
+                "off" => None,
+                addr => {
+                    Some(addr.parse().map_err(|_| {
+                        bad("sip.listen", "an address such as 0.0.0.0:5060, or off")
+                    })?)
+                }
+            },
+            sip: sip_settings(&number)?,
             auth_max_failures: u32::try_from(number("auth.max_failures", 1, 1_000_000)?)
                 .map_err(|_| bad("auth.max_failures", "a number"))?,
             auth_window_secs: number("auth.window_secs", 1, 86_400)?,
             auth_backoff_secs: number("auth.backoff_secs", 1, 86_400)?,
         })
     }
+}
+
+fn sip_settings(
+    number: &dyn Fn(&str, u64, u64) -> Result<u64, String>,
+) -> Result<SipSettings, String> {
+    let small = |key: &str, min: u64, max: u64| -> Result<u32, String> {
+        u32::try_from(number(key, min, max)?).map_err(|_| format!("{key} is too large"))
+    };
+    let count = |key: &str, min: u64, max: u64| -> Result<usize, String> {
+        usize::try_from(number(key, min, max)?).map_err(|_| format!("{key} is too large"))
+    };
+    let settings = SipSettings {
+        min_expires: small("sip.min_expires", 1, 86_400)?,
+        max_expires: small("sip.max_expires", 1, 604_800)?,
+        default_expires: small("sip.default_expires", 1, 604_800)?,
+        max_contacts: count("sip.max_contacts", 1, 100)?,
+        udp_workers: count("sip.udp_workers", 1, 64)?,
+        tcp_max_connections: count("sip.tcp_max_connections", 1, 65_536)?,
+        idle_timeout_secs: number("sip.idle_timeout_secs", 1, 3600)?,
+    };
+    if settings.min_expires > settings.max_expires {
+        return Err("sip.min_expires must not exceed sip.max_expires".to_string());
+    }
+    Ok(settings)
 }
 
 /// The realm: as configured, or the host name when empty. A realm goes inside quoted digest

@@ -3,7 +3,8 @@
 //!
 //! Reading order: `config` (what can be set), `app` (start-up and wiring), `http` (the only
 //! tiny_http code) → `api` (routes and wire formats) → `domain` (the rules) → `store` (the
-//! only sled code). `error` maps every failure to a status in one place; `auth` and `crypto`
+//! only sled code); `sip` is the registrar, beside `api` over the same domain and store.
+//! `error` maps every failure to a status in one place; `auth` and `crypto`
 //! hold everything about credentials. ARCHITECTURE.md has the map and the invariants.
 
 pub mod api;
@@ -14,4 +15,5 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod sip;
 pub mod store;

@@ -47,7 +47,7 @@ pub fn create(
     let mut form = ctx.form()?;
     let new = NewClient {
         login: Login::parse(&form.require("Login")?)?,
-        password: Password::parse(&form.require("Password")?)?,
+        password: Password::parse_sip(&form.require("Password")?)?,
         friendly_name: form.optional("FriendlyName", FriendlyName::parse)?,
         enabled: form.optional("Status", clients::parse_status)?,
         voice: voice(&mut form)?,
@@ -98,7 +98,7 @@ pub fn update(
     }
     let changes = ClientChanges {
         friendly_name: form.optional("FriendlyName", FriendlyName::parse)?,
-        password: form.optional("Password", Password::parse)?,
+        password: form.optional("Password", Password::parse_sip)?,
         enabled: form.optional("Status", clients::parse_status)?,
         voice: voice(&mut form)?,
     };

@@ -38,7 +38,7 @@ impl Api {
         .unwrap();
         let root_auth = basic(&issued.account.sid.to_string(), &issued.auth_token.unwrap());
         Api {
-            state: AppState::with_store(store, config),
+            state: AppState::with_store(store, config).unwrap(),
             root_auth,
         }
     }

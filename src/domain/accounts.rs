@@ -266,7 +266,10 @@ pub fn update(
     // account left not active loses its clients' live bindings right after the commit.
     let mut removed_clients = Vec::new();
     let mut silenced = Vec::new();
-    for account in writes.iter().filter(|account| account.status != Status::Active) {
+    for account in writes
+        .iter()
+        .filter(|account| account.status != Status::Active)
+    {
         let clients = store.account_clients(&account.sid)?;
         silenced.extend(clients.iter().map(|client| client.sid));
         if account.status == Status::Closed {

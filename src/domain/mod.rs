@@ -202,12 +202,31 @@ impl Email {
     }
 }
 
-/// A password that meets the policy: 8–128 characters, with letters and digits.
+/// A password that meets a policy: 8–128 characters, no control characters, and a mix of
+/// character classes (see [`Password::parse`] and [`Password::parse_sip`]).
 pub struct Password(String);
 
 impl Password {
-    /// Checks the policy; the message names the parameter as the caller sent it.
+    /// The account policy (SPEC.md §2): letters and digits, both.
     pub fn parse(text: &str) -> Result<Password> {
+        Password::checked(
+            text,
+            |letters, digits, _| letters && digits,
+            "both letters and digits",
+        )
+    }
+
+    /// The SIP client policy: at least two of letters, digits and symbols. Looser than the
+    /// account rule because provisioning systems and test kits (the SIPp user lists) hand out
+    /// SIP passwords such as `alice-secret`; one-class passwords are still refused.
+    pub fn parse_sip(text: &str) -> Result<Password> {
+        let rule = |letters: bool, digits: bool, symbols: bool| {
+            u8::from(letters) + u8::from(digits) + u8::from(symbols) >= 2
+        };
+        Password::checked(text, rule, "at least two of letters, digits and symbols")
+    }
+
+    fn checked(text: &str, rule: fn(bool, bool, bool) -> bool, wanted: &str) -> Result<Password> {
         let chars = text.chars().count();
         if chars < 8 {
             return Err(Error::Invalid(
@@ -224,12 +243,11 @@ impl Password {
                 "Password must not contain control characters".to_string(),
             ));
         }
-        let has_letter = text.chars().any(char::is_alphabetic);
-        let has_digit = text.chars().any(|c| c.is_ascii_digit());
-        if !has_letter || !has_digit {
-            return Err(Error::Invalid(
-                "Password must contain both letters and digits".to_string(),
-            ));
+        let letters = text.chars().any(char::is_alphabetic);
+        let digits = text.chars().any(|c| c.is_ascii_digit());
+        let symbols = text.chars().any(|c| !c.is_alphanumeric());
+        if !rule(letters, digits, symbols) {
+            return Err(Error::Invalid(format!("Password must contain {wanted}")));
         }
         Ok(Password(text.to_string()))
     }
@@ -321,6 +339,16 @@ pub fn rfc2822(unix_secs: i64) -> String {
         secs_of_day % 3600 / 60,
         secs_of_day % 60
     )
+}
+
+/// Formats Unix seconds as an HTTP/SIP date (RFC 1123, always GMT): `Sun, 06 Nov 1994 08:49:37 GMT`.
+pub fn http_date(unix_secs: i64) -> String {
+    let text = rfc2822(unix_secs);
+    // "Sun, 6 Nov 1994 08:49:37 +0000" → two-digit day, "GMT".
+    let (weekday, rest) = text.split_once(", ").unwrap_or(("", &text));
+    let (day, rest) = rest.split_once(' ').unwrap_or(("", rest));
+    let rest = rest.strip_suffix(" +0000").unwrap_or(rest);
+    format!("{weekday}, {day:0>2} {rest} GMT")
 }
 
 /// Converts days since 1970-01-01 to (year, month 1–12, day 1–31).

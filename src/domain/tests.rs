@@ -114,6 +114,18 @@ fn value_types_parse_only_valid_input() {
         assert!(Password::parse(weak).is_err(), "{weak}");
     }
     assert!(Password::parse(&"a1".repeat(65)).is_err());
+    assert!(
+        Password::parse("alice-secret").is_err(),
+        "accounts need a digit"
+    );
+    assert!(
+        Password::parse_sip("alice-secret").is_ok(),
+        "SIP passwords need two classes"
+    );
+    assert!(Password::parse_sip("pw-u00001").is_ok());
+    for weak in ["abcdefgh", "12345678", "--------", "short-1"] {
+        assert!(Password::parse_sip(weak).is_err(), "{weak}");
+    }
     assert!(!format!("{:?}", Password::parse("secret123").unwrap()).contains("secret"));
 
     assert!(FriendlyName::parse(&"x".repeat(64)).is_ok());
@@ -134,6 +146,14 @@ fn dates_are_rfc2822_like_restcomm() {
     assert_eq!(rfc2822(1_383_582_819), "Mon, 4 Nov 2013 16:33:39 +0000");
     assert_eq!(rfc2822(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000");
     assert_eq!(rfc2822(4_102_444_799), "Thu, 31 Dec 2099 23:59:59 +0000");
+    assert_eq!(
+        crate::domain::http_date(784_111_777),
+        "Sun, 06 Nov 1994 08:49:37 GMT"
+    );
+    assert_eq!(
+        crate::domain::http_date(1_383_582_819),
+        "Mon, 04 Nov 2013 16:33:39 GMT"
+    );
 }
 
 #[test]

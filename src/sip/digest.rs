@@ -1,8 +1,10 @@
 //! HTTP digest for SIP (RFC 2617, RFC 7616, RFC 8760): the `Authorization` parser, response
 //! computation for MD5 and SHA-256, and stateless HMAC-signed nonces.
 //!
-//! Pure code. A nonce is `base64url(timestamp ‖ HMAC-SHA256(secret, timestamp ‖ source IP)[..16])`:
-//! the server keeps no table to know it minted a nonce, for whom, and when. What does need
+//! Pure code. A nonce is `base64url(timestamp ‖ salt ‖ HMAC-SHA256(secret, timestamp ‖ salt ‖
+//! source IP)[..16])`: the server keeps no table to know it minted a nonce, for whom, and when.
+//! The 8-byte random salt makes every challenge's nonce unique, even two in the same second
+//! to the same address, so that per-nonce `nc` tracking never mixes two phones. What does need
 //! state (the highest `nc` seen, nonces killed by a failed response) is the registrar's
 //! small [`crate::sip::registrar::NonceTracker`].
 
@@ -74,7 +76,10 @@ impl Credentials {
         if !header[..scheme_end].eq_ignore_ascii_case("digest") {
             return None;
         }
-        let mut creds = Credentials { algorithm: "MD5".to_string(), ..Credentials::default() };
+        let mut creds = Credentials {
+            algorithm: "MD5".to_string(),
+            ..Credentials::default()
+        };
         for item in split_list(&header[scheme_end..]) {
             let (name, value) = item.split_once('=')?;
             let value = unquote(value.trim());
@@ -91,7 +96,8 @@ impl Credentials {
                 _ => {}
             }
         }
-        let complete = !creds.username.is_empty() && !creds.nonce.is_empty() && !creds.response.is_empty();
+        let complete =
+            !creds.username.is_empty() && !creds.nonce.is_empty() && !creds.response.is_empty();
         complete.then_some(creds)
     }
 
@@ -108,14 +114,22 @@ impl Credentials {
 /// The expected `response` for `creds` given the stored HA1 (RFC 7616 §3.4.1). With
 /// `qop=auth` it covers nonce, nc, cnonce and qop; without qop it is RFC 2069's form.
 /// `None` for a qop we do not support (`auth-int`) or a qop without nc/cnonce.
-pub fn expected_response(algorithm: Algorithm, ha1: &str, creds: &Credentials, method: &str) -> Option<String> {
+pub fn expected_response(
+    algorithm: Algorithm,
+    ha1: &str,
+    creds: &Credentials,
+    method: &str,
+) -> Option<String> {
     let ha2 = algorithm.hash(&format!("{method}:{}", creds.uri));
     match creds.qop.as_deref() {
         None => Some(algorithm.hash(&format!("{ha1}:{}:{ha2}", creds.nonce))),
         Some(qop) if qop.eq_ignore_ascii_case("auth") => {
             let nc = creds.nc?;
             let cnonce = creds.cnonce.as_deref()?;
-            Some(algorithm.hash(&format!("{ha1}:{}:{nc:08x}:{cnonce}:auth:{ha2}", creds.nonce)))
+            Some(algorithm.hash(&format!(
+                "{ha1}:{}:{nc:08x}:{cnonce}:auth:{ha2}",
+                creds.nonce
+            )))
         }
         Some(_) => None,
     }
@@ -132,11 +146,13 @@ pub enum NonceCheck {
     Invalid,
 }
 
-/// Mints a nonce for `source` at `now`.
-pub fn mint_nonce(secret: &[u8; 32], source: IpAddr, now: u64) -> String {
-    let mut raw = [0u8; 24];
+/// Mints a nonce for `source` at `now`; `salt` comes from the caller's CSPRNG.
+pub fn mint_nonce(secret: &[u8; 32], source: IpAddr, now: u64, salt: [u8; 8]) -> String {
+    let mut raw = [0u8; 32];
     raw[..8].copy_from_slice(&now.to_be_bytes());
-    raw[8..].copy_from_slice(&nonce_mac(secret, source, now));
+    raw[8..16].copy_from_slice(&salt);
+    let mac = nonce_mac(secret, source, &raw[..16]);
+    raw[16..].copy_from_slice(&mac);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
 
@@ -145,26 +161,26 @@ pub fn check_nonce(secret: &[u8; 32], nonce: &str, source: IpAddr, now: u64) -> 
     let Ok(raw) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(nonce) else {
         return NonceCheck::Invalid;
     };
-    let Ok(raw) = <[u8; 24]>::try_from(raw.as_slice()) else {
+    let Ok(raw) = <[u8; 32]>::try_from(raw.as_slice()) else {
         return NonceCheck::Invalid;
     };
+    if !crypto::ct_eq(&raw[16..], &nonce_mac(secret, source, &raw[..16])) {
+        return NonceCheck::Invalid;
+    }
     let mut stamp = [0u8; 8];
     stamp.copy_from_slice(&raw[..8]);
     let minted = u64::from_be_bytes(stamp);
-    if !crypto::ct_eq(&raw[8..], &nonce_mac(secret, source, minted)) {
-        return NonceCheck::Invalid;
-    }
     if minted > now + 5 {
         return NonceCheck::Invalid;
     }
-    if now - minted.min(now) > NONCE_LIFETIME_SECS {
+    if now.saturating_sub(minted) > NONCE_LIFETIME_SECS {
         return NonceCheck::Stale;
     }
     NonceCheck::Valid
 }
 
-fn nonce_mac(secret: &[u8; 32], source: IpAddr, minted: u64) -> [u8; 16] {
-    let mut message = minted.to_be_bytes().to_vec();
+fn nonce_mac(secret: &[u8; 32], source: IpAddr, stamp_and_salt: &[u8]) -> [u8; 16] {
+    let mut message = stamp_and_salt.to_vec();
     match source {
         IpAddr::V4(ip) => message.extend_from_slice(&ip.octets()),
         IpAddr::V6(ip) => message.extend_from_slice(&ip.octets()),
@@ -193,7 +209,10 @@ pub fn challenge(realm: &str, nonce: &str, stale: bool) -> Vec<String> {
 }
 
 fn unquote(value: &str) -> String {
-    match value.strip_prefix('"').and_then(|inner| inner.strip_suffix('"')) {
+    match value
+        .strip_prefix('"')
+        .and_then(|inner| inner.strip_suffix('"'))
+    {
         Some(inner) => {
             let mut out = String::with_capacity(inner.len());
             let mut escaped = false;
@@ -224,7 +243,10 @@ mod tests {
         .unwrap();
         assert_eq!(creds.nc, Some(1));
         let ha1 = crypto::md5_hex(b"Mufasa:testrealm@host.com:Circle Of Life");
-        assert_eq!(expected_response(Algorithm::Md5, &ha1, &creds, "GET").unwrap(), creds.response);
+        assert_eq!(
+            expected_response(Algorithm::Md5, &ha1, &creds, "GET").unwrap(),
+            creds.response
+        );
     }
 
     #[test]
@@ -236,8 +258,14 @@ mod tests {
         .unwrap();
         assert_eq!(creds.algorithm(), Some(Algorithm::Sha256));
         let ha1 = crypto::sha256_hex(b"Mufasa:http-auth@example.org:Circle of Life");
-        assert_eq!(expected_response(Algorithm::Sha256, &ha1, &creds, "GET").unwrap(), creds.response);
-        let md5_creds = Credentials { algorithm: "MD5".into(), ..creds.clone() };
+        assert_eq!(
+            expected_response(Algorithm::Sha256, &ha1, &creds, "GET").unwrap(),
+            creds.response
+        );
+        let md5_creds = Credentials {
+            algorithm: "MD5".into(),
+            ..creds.clone()
+        };
         let md5_ha1 = crypto::md5_hex(b"Mufasa:http-auth@example.org:Circle of Life");
         assert_eq!(
             expected_response(Algorithm::Md5, &md5_ha1, &md5_creds, "GET").unwrap(),
@@ -247,48 +275,99 @@ mod tests {
 
     #[test]
     fn rfc2069_form_without_qop_and_unsupported_qop() {
-        let creds = Credentials::parse(r#"Digest username="a", realm="r", nonce="n", uri="sip:r", response="x""#).unwrap();
+        let creds = Credentials::parse(
+            r#"Digest username="a", realm="r", nonce="n", uri="sip:r", response="x""#,
+        )
+        .unwrap();
         let ha1 = crypto::md5_hex(b"a:r:p");
         let ha2 = crypto::md5_hex(b"REGISTER:sip:r");
         assert_eq!(
             expected_response(Algorithm::Md5, &ha1, &creds, "REGISTER").unwrap(),
             crypto::md5_hex(format!("{ha1}:n:{ha2}").as_bytes())
         );
-        let auth_int = Credentials { qop: Some("auth-int".into()), nc: Some(1), cnonce: Some("c".into()), ..creds };
-        assert_eq!(expected_response(Algorithm::Md5, &ha1, &auth_int, "REGISTER"), None);
+        let auth_int = Credentials {
+            qop: Some("auth-int".into()),
+            nc: Some(1),
+            cnonce: Some("c".into()),
+            ..creds
+        };
+        assert_eq!(
+            expected_response(Algorithm::Md5, &ha1, &auth_int, "REGISTER"),
+            None
+        );
     }
 
     #[test]
     fn credentials_parser_rejects_junk() {
-        for bad in ["", "Basic abc", "Digest", "Digest username=\"a\"", "Digest username=a, nonce=n, response=r, nc=zz", "Digest ,,,="] {
+        for bad in [
+            "",
+            "Basic abc",
+            "Digest",
+            "Digest username=\"a\"",
+            "Digest username=a, nonce=n, response=r, nc=zz",
+            "Digest ,,,=",
+        ] {
             assert_eq!(Credentials::parse(bad), None, "{bad}");
         }
-        let odd = Credentials::parse(r#"DIGEST username="a\"b", nonce=n, response=ABC, realm="x,y""#).unwrap();
-        assert_eq!((odd.username.as_str(), odd.realm.as_str(), odd.response.as_str()), ("a\"b", "x,y", "abc"));
+        let odd =
+            Credentials::parse(r#"DIGEST username="a\"b", nonce=n, response=ABC, realm="x,y""#)
+                .unwrap();
+        assert_eq!(
+            (
+                odd.username.as_str(),
+                odd.realm.as_str(),
+                odd.response.as_str()
+            ),
+            ("a\"b", "x,y", "abc")
+        );
     }
 
     #[test]
     fn nonces_are_bound_to_address_and_age() {
         let secret = [7u8; 32];
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        let nonce = mint_nonce(&secret, ip, 1000);
+        let nonce = mint_nonce(&secret, ip, 1000, [1; 8]);
+        assert_ne!(
+            nonce,
+            mint_nonce(&secret, ip, 1000, [2; 8]),
+            "salted: unique per challenge"
+        );
         assert_eq!(check_nonce(&secret, &nonce, ip, 1000), NonceCheck::Valid);
         assert_eq!(check_nonce(&secret, &nonce, ip, 1300), NonceCheck::Valid);
         assert_eq!(check_nonce(&secret, &nonce, ip, 1301), NonceCheck::Stale);
-        assert_eq!(check_nonce(&secret, &nonce, "192.0.2.2".parse().unwrap(), 1000), NonceCheck::Invalid);
-        assert_eq!(check_nonce(&[8u8; 32], &nonce, ip, 1000), NonceCheck::Invalid);
-        assert_eq!(check_nonce(&secret, "garbage", ip, 1000), NonceCheck::Invalid);
+        assert_eq!(
+            check_nonce(&secret, &nonce, "192.0.2.2".parse().unwrap(), 1000),
+            NonceCheck::Invalid
+        );
+        assert_eq!(
+            check_nonce(&[8u8; 32], &nonce, ip, 1000),
+            NonceCheck::Invalid
+        );
+        assert_eq!(
+            check_nonce(&secret, "garbage", ip, 1000),
+            NonceCheck::Invalid
+        );
         let mut tampered = nonce.into_bytes();
         tampered[3] = if tampered[3] == b'A' { b'B' } else { b'A' };
-        assert_eq!(check_nonce(&secret, &String::from_utf8(tampered).unwrap(), ip, 1000), NonceCheck::Invalid);
-        assert_eq!(check_nonce(&secret, &mint_nonce(&secret, ip, 2000), ip, 1000), NonceCheck::Invalid);
+        assert_eq!(
+            check_nonce(&secret, &String::from_utf8(tampered).unwrap(), ip, 1000),
+            NonceCheck::Invalid
+        );
+        assert_eq!(
+            check_nonce(&secret, &mint_nonce(&secret, ip, 2000, [1; 8]), ip, 1000),
+            NonceCheck::Invalid
+        );
     }
 
     #[test]
     fn challenge_offers_md5_first_then_sha256() {
         let values = challenge("pbx.test", "n1", true);
         assert_eq!(values.len(), 2);
-        assert!(values[0].contains("algorithm=MD5") && values[0].contains("qop=\"auth\"") && values[0].ends_with("stale=true"));
+        assert!(
+            values[0].contains("algorithm=MD5")
+                && values[0].contains("qop=\"auth\"")
+                && values[0].ends_with("stale=true")
+        );
         assert!(values[1].contains("algorithm=SHA-256"));
     }
 }

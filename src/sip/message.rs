@@ -102,11 +102,18 @@ pub fn parse(bytes: &[u8]) -> Result<Message, ParseError> {
     if bytes.len() > MAX_MESSAGE_BYTES {
         return Err(ParseError(format!("message of {} bytes", bytes.len())));
     }
-    let start = bytes.iter().position(|b| !matches!(b, b'\r' | b'\n')).unwrap_or(bytes.len());
+    let start = bytes
+        .iter()
+        .position(|b| !matches!(b, b'\r' | b'\n'))
+        .unwrap_or(bytes.len());
     let bytes = &bytes[start..];
-    let (head_len, body_start) = head_end(bytes).ok_or_else(|| ParseError("no end of headers".into()))?;
-    let head = std::str::from_utf8(&bytes[..head_len]).map_err(|_| ParseError("headers are not UTF-8".into()))?;
-    let mut lines = head.split('\n').map(|line| line.strip_suffix('\r').unwrap_or(line));
+    let (head_len, body_start) =
+        head_end(bytes).ok_or_else(|| ParseError("no end of headers".into()))?;
+    let head = std::str::from_utf8(&bytes[..head_len])
+        .map_err(|_| ParseError("headers are not UTF-8".into()))?;
+    let mut lines = head
+        .split('\n')
+        .map(|line| line.strip_suffix('\r').unwrap_or(line));
     let first = lines.next().unwrap_or("");
     let start = parse_start_line(first)?;
 
@@ -114,36 +121,55 @@ pub fn parse(bytes: &[u8]) -> Result<Message, ParseError> {
     for line in lines {
         if line.starts_with([' ', '\t']) {
             // A folded line continues the previous header (RFC 3261 §7.3.1).
-            let (_, value) = headers.last_mut().ok_or_else(|| ParseError("continuation before any header".into()))?;
+            let (_, value) = headers
+                .last_mut()
+                .ok_or_else(|| ParseError("continuation before any header".into()))?;
             value.push(' ');
             value.push_str(line.trim());
             continue;
         }
-        let (name, value) = line.split_once(':').ok_or_else(|| ParseError(format!("header without colon: {line:?}")))?;
+        let (name, value) = line
+            .split_once(':')
+            .ok_or_else(|| ParseError(format!("header without colon: {line:?}")))?;
         let name = name.trim();
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(ParseError(format!("bad header name {name:?}")));
         }
-        let name = expand(name).map(str::to_string).unwrap_or_else(|| name.to_string());
+        let name = expand(name)
+            .map(str::to_string)
+            .unwrap_or_else(|| name.to_string());
         headers.push((name, value.trim().to_string()));
     }
 
     let rest = &bytes[body_start..];
     let length = match headers.iter().find(|(key, _)| key == "Content-Length") {
-        Some((_, value)) => value.trim().parse::<usize>().map_err(|_| ParseError(format!("bad Content-Length {value:?}")))?,
+        Some((_, value)) => value
+            .trim()
+            .parse::<usize>()
+            .map_err(|_| ParseError(format!("bad Content-Length {value:?}")))?,
         None => rest.len(),
     };
     if length > rest.len() {
-        return Err(ParseError(format!("Content-Length {length} but {} body bytes", rest.len())));
+        return Err(ParseError(format!(
+            "Content-Length {length} but {} body bytes",
+            rest.len()
+        )));
     }
-    Ok(Message { start, headers, body: rest[..length].to_vec() })
+    Ok(Message {
+        start,
+        headers,
+        body: rest[..length].to_vec(),
+    })
 }
 
 /// For a stream (TCP): the length of the first complete message in `buf`, after any leading
 /// CRLF keep-alives (which it counts in). `Ok(None)` when more bytes are needed; an error when
 /// the message can never be valid (too large, bad Content-Length).
 pub fn frame_length(buf: &[u8]) -> Result<Option<usize>, ParseError> {
-    let skip = buf.iter().position(|b| !matches!(b, b'\r' | b'\n')).unwrap_or(buf.len());
+    let skip = buf
+        .iter()
+        .position(|b| !matches!(b, b'\r' | b'\n'))
+        .unwrap_or(buf.len());
     let Some((head_len, body_start)) = head_end(&buf[skip..]) else {
         if buf.len() - skip > MAX_MESSAGE_BYTES {
             return Err(ParseError("headers over 64 KiB".into()));
@@ -155,7 +181,10 @@ pub fn frame_length(buf: &[u8]) -> Result<Option<usize>, ParseError> {
     for line in head.split('\n') {
         if let Some((name, value)) = line.split_once(':') {
             if expand(name.trim()) == Some("Content-Length") {
-                length = value.trim().parse().map_err(|_| ParseError(format!("bad Content-Length {value:?}")))?;
+                length = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| ParseError(format!("bad Content-Length {value:?}")))?;
             }
         }
     }
@@ -190,14 +219,30 @@ fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
     let second = parts.next().ok_or_else(bad)?;
     let third = parts.next().ok_or_else(bad)?;
     if first.eq_ignore_ascii_case("SIP/2.0") {
-        let code = second.parse::<u16>().ok().filter(|code| (100..700).contains(code)).ok_or_else(bad)?;
+        let code = second
+            .parse::<u16>()
+            .ok()
+            .filter(|code| (100..700).contains(code))
+            .ok_or_else(bad)?;
         return Ok(StartLine::Response { code });
     }
-    let token = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b));
-    if !third.eq_ignore_ascii_case("SIP/2.0") || !token(first) || second.is_empty() || second.contains(char::is_whitespace) {
+    let token = |text: &str| {
+        !text.is_empty()
+            && text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b))
+    };
+    if !third.eq_ignore_ascii_case("SIP/2.0")
+        || !token(first)
+        || second.is_empty()
+        || second.contains(char::is_whitespace)
+    {
         return Err(bad());
     }
-    Ok(StartLine::Request { method: first.to_string(), uri: second.to_string() })
+    Ok(StartLine::Request {
+        method: first.to_string(),
+        uri: second.to_string(),
+    })
 }
 
 /// Splits a header value on the commas that separate list elements, not on those inside
@@ -253,7 +298,10 @@ impl NameAddr {
         if uri.is_empty() || uri.contains(char::is_whitespace) {
             return None;
         }
-        Some(NameAddr { uri: uri.to_string(), params: parse_params(rest) })
+        Some(NameAddr {
+            uri: uri.to_string(),
+            params: parse_params(rest),
+        })
     }
 
     /// A header parameter's value (`Some("")` for a flag parameter).
@@ -283,7 +331,10 @@ pub fn parse_params(text: &str) -> Vec<(String, Option<String>)> {
         .map(str::trim)
         .filter(|part| !part.is_empty())
         .map(|part| match part.split_once('=') {
-            Some((name, value)) => (name.trim().to_ascii_lowercase(), Some(value.trim().trim_matches('"').to_string())),
+            Some((name, value)) => (
+                name.trim().to_ascii_lowercase(),
+                Some(value.trim().trim_matches('"').to_string()),
+            ),
             None => (part.to_ascii_lowercase(), None),
         })
         .collect()
@@ -310,7 +361,10 @@ impl SipUri {
         }
         let rest = rest.split([';', '?']).next().unwrap_or("");
         let (user, hostport) = match rest.rsplit_once('@') {
-            Some((userinfo, hostport)) => (Some(userinfo.split(':').next().unwrap_or("").to_string()), hostport),
+            Some((userinfo, hostport)) => (
+                Some(userinfo.split(':').next().unwrap_or("").to_string()),
+                hostport,
+            ),
             None => (None, rest),
         };
         let host = if hostport.starts_with('[') {
@@ -322,7 +376,11 @@ impl SipUri {
         if host.is_empty() || user.as_deref() == Some("") {
             return None;
         }
-        Some(SipUri { scheme, user, host: host.to_string() })
+        Some(SipUri {
+            scheme,
+            user,
+            host: host.to_string(),
+        })
     }
 }
 
@@ -340,7 +398,12 @@ pub struct Response {
 impl Response {
     /// A response to `request` that copies Via (all of them), From, To, Call-ID and CSeq, and
     /// marks the top Via with `received` and, when asked for, `rport` (RFC 3581).
-    pub fn to(request: &Message, code: u16, reason: &str, source: std::net::SocketAddr) -> Response {
+    pub fn to(
+        request: &Message,
+        code: u16,
+        reason: &str,
+        source: std::net::SocketAddr,
+    ) -> Response {
         let mut headers = Vec::new();
         let mut first_via = true;
         for (name, value) in &request.headers {
@@ -359,7 +422,9 @@ impl Response {
                 "To" => {
                     let mut to = value.clone();
                     // A final response needs a To tag; a registrar's is fixed (no dialog).
-                    if code >= 200 && NameAddr::parse(value).is_some_and(|addr| addr.param("tag").is_none()) {
+                    if code >= 200
+                        && NameAddr::parse(value).is_some_and(|addr| addr.param("tag").is_none())
+                    {
                         to.push_str(";tag=edgecomm");
                     }
                     headers.push((name.clone(), to));
@@ -367,7 +432,11 @@ impl Response {
                 _ => {}
             }
         }
-        Response { code, reason: reason.to_string(), headers }
+        Response {
+            code,
+            reason: reason.to_string(),
+            headers,
+        }
     }
 
     /// Adds a header.
@@ -393,7 +462,12 @@ fn stamp_via(via: &str, source: std::net::SocketAddr) -> String {
     let mut parts: Vec<String> = via.split(';').map(|part| part.trim().to_string()).collect();
     let mut has_received = false;
     for part in parts.iter_mut().skip(1) {
-        let name = part.split('=').next().unwrap_or("").trim().to_ascii_lowercase();
+        let name = part
+            .split('=')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         if name == "rport" {
             *part = format!("rport={}", source.port());
         } else if name == "received" {

@@ -138,7 +138,9 @@ impl Store {
                     let ok = match self.client(&record.client)? {
                         Some(client) => {
                             client.enabled
-                                && self.account(&client.account)?.is_some_and(|account| account.status == Status::Active)
+                                && self
+                                    .account(&client.account)?
+                                    .is_some_and(|account| account.status == Status::Active)
                         }
                         None => false,
                     };
@@ -156,20 +158,33 @@ impl Store {
             self.bindings.remove(key)?;
         }
         let kept = live.values().map(Vec::len).sum();
-        *self.live_bindings.lock().unwrap_or_else(|poison| poison.into_inner()) = live;
+        *self
+            .live_bindings
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner()) = live;
         Ok(kept)
     }
 
     /// The current bindings of a client (expired ones included until the sweeper runs).
     pub fn bindings(&self, client: &ClientSid) -> Vec<BindingRecord> {
-        let live = self.live_bindings.lock().unwrap_or_else(|poison| poison.into_inner());
+        let live = self
+            .live_bindings
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         live.get(client).cloned().unwrap_or_default()
     }
 
     /// How many unexpired bindings a client has.
     pub fn binding_count(&self, client: &ClientSid, now: i64) -> usize {
-        let live = self.live_bindings.lock().unwrap_or_else(|poison| poison.into_inner());
-        live.get(client).map_or(0, |list| list.iter().filter(|binding| binding.expires_at > now).count())
+        let live = self
+            .live_bindings
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        live.get(client).map_or(0, |list| {
+            list.iter()
+                .filter(|binding| binding.expires_at > now)
+                .count()
+        })
     }
 
     /// Runs `change` on a client's bindings under the bindings lock, then writes what changed
@@ -180,7 +195,10 @@ impl Store {
         client: &ClientSid,
         change: impl FnOnce(&mut Vec<BindingRecord>) -> Result<T>,
     ) -> Result<T> {
-        let mut live = self.live_bindings.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut live = self
+            .live_bindings
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         let before = live.get(client).cloned().unwrap_or_default();
         let mut after = before.clone();
         let out = change(&mut after)?;
@@ -191,7 +209,10 @@ impl Store {
         }
         for binding in &after {
             if !before.contains(binding) {
-                self.bindings.insert(keys::binding(client, &binding.contact), records::encode(binding)?)?;
+                self.bindings.insert(
+                    keys::binding(client, &binding.contact),
+                    records::encode(binding)?,
+                )?;
             }
         }
         if after.is_empty() {
@@ -204,11 +225,15 @@ impl Store {
 
     /// Drops every binding of these clients at once (disabled, deleted, account not active).
     pub fn drop_bindings(&self, clients: &[ClientSid]) -> Result<usize> {
-        let mut live = self.live_bindings.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut live = self
+            .live_bindings
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         let mut dropped = 0;
         for client in clients {
             for binding in live.remove(client).unwrap_or_default() {
-                self.bindings.remove(keys::binding(client, &binding.contact))?;
+                self.bindings
+                    .remove(keys::binding(client, &binding.contact))?;
                 dropped += 1;
             }
         }
@@ -217,11 +242,15 @@ impl Store {
 
     /// Removes expired bindings from memory and from the tree; returns how many.
     pub fn purge_expired_bindings(&self, now: i64) -> Result<usize> {
-        let mut live = self.live_bindings.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut live = self
+            .live_bindings
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         let mut purged = 0;
         for (client, list) in live.iter_mut() {
             for binding in list.iter().filter(|binding| binding.expires_at <= now) {
-                self.bindings.remove(keys::binding(client, &binding.contact))?;
+                self.bindings
+                    .remove(keys::binding(client, &binding.contact))?;
                 purged += 1;
             }
             list.retain(|binding| binding.expires_at > now);

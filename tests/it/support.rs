@@ -36,6 +36,8 @@ pub struct TestServer {
     pub dir: PathBuf,
     /// The bound HTTP address.
     pub http: SocketAddr,
+    /// The bound SIP address (UDP and TCP).
+    pub sip: SocketAddr,
     /// Root Administrator SID, from `initial-credentials`.
     pub root_sid: String,
     /// Root Administrator AuthToken, from `initial-credentials`.
@@ -79,6 +81,10 @@ impl TestServer {
         let mut config: serde_json::Value = serde_json::from_str(extra).expect("extra config");
         config["data_dir"] = dir.join("data").to_string_lossy().into();
         config["http"] = serde_json::json!({"listen": "127.0.0.1:0", "workers": 2});
+        if config.get("sip").is_none() {
+            config["sip"] = serde_json::json!({});
+        }
+        config["sip"]["listen"] = "127.0.0.1:0".into();
         std::fs::write(dir.join("config.json"), config.to_string()).expect("write config");
         let stderr = std::fs::OpenOptions::new()
             .create(true)
@@ -99,6 +105,11 @@ impl TestServer {
             .find_map(|word| word.strip_prefix("http="))
             .and_then(|addr| addr.parse().ok())
             .unwrap_or_else(|| panic!("no http address in {line:?}"));
+        let sip = line
+            .split_whitespace()
+            .find_map(|word| word.strip_prefix("sip="))
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("no sip address in {line:?}"));
         let credentials =
             std::fs::read_to_string(dir.join("data/initial-credentials")).expect("credentials");
         let field = |name: &str| {
@@ -111,6 +122,7 @@ impl TestServer {
         TestServer {
             child,
             http,
+            sip,
             root_sid: field("sid"),
             root_token: field("auth_token"),
             root_password: field("password"),

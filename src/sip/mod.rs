@@ -1,0 +1,167 @@
+//! The SIP side: a registrar for REGISTER, plus the answers RFC 3261 requires to everything
+//! else (SPEC.md §4).
+//!
+//! `handle_message` is a pure function of the state, the bytes of one message, their source
+//! and `now`; it returns the bytes to send back, if any. Only `transport.rs` owns sockets.
+//! Layout: `message` (parse and print), `digest` (credentials and nonces), `registrar`
+//! (REGISTER), `transport` (UDP and TCP).
+
+pub mod digest;
+pub mod message;
+pub mod registrar;
+pub mod transport;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use crate::store::Store;
+use message::{Message, Response, StartLine};
+use registrar::{Peer, Registrar, Transport};
+
+/// Methods this server answers itself.
+const ALLOW: &str = "REGISTER, OPTIONS";
+
+/// Methods of RFC 3261 and its common extensions: known, but not served here (405).
+const KNOWN_METHODS: &[&str] = &[
+    "INVITE",
+    "ACK",
+    "BYE",
+    "CANCEL",
+    "SUBSCRIBE",
+    "NOTIFY",
+    "PUBLISH",
+    "MESSAGE",
+    "INFO",
+    "PRACK",
+    "UPDATE",
+    "REFER",
+];
+
+/// How long a UDP response is kept for retransmissions: 64·T1 (RFC 3261 §17.2.2).
+const CACHE_SECS: u64 = 32;
+
+/// The SIP service: the registrar and the UDP retransmission cache.
+pub struct SipService {
+    /// REGISTER processing.
+    pub registrar: Registrar,
+    cache: Mutex<HashMap<CacheKey, (u64, Vec<u8>)>>,
+}
+
+/// A request's identity for retransmission matching (RFC 3261 §17.2.3): source, top Via
+/// branch, Call-ID and CSeq.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct CacheKey {
+    source: SocketAddr,
+    branch: String,
+    call_id: String,
+    cseq: String,
+}
+
+impl SipService {
+    /// A service around a registrar.
+    pub fn new(registrar: Registrar) -> SipService {
+        SipService {
+            registrar,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Handles one message; returns the bytes to send to its source, if any.
+    pub fn handle_message(
+        &self,
+        store: &Store,
+        bytes: &[u8],
+        peer: Peer,
+        now: u64,
+    ) -> Option<Vec<u8>> {
+        let req = match message::parse(bytes) {
+            Ok(req) => req,
+            Err(err) => {
+                log::debug!("dropped unparsable message from {}: {}", peer.addr, err.0);
+                return None;
+            }
+        };
+        let StartLine::Request { method, .. } = &req.start else {
+            return None; // A response to a request we never sent.
+        };
+        if method == "ACK" {
+            return None; // ACK is never answered (RFC 3261 §17).
+        }
+        let key = (peer.transport == Transport::Udp)
+            .then(|| cache_key(&req, peer.addr))
+            .flatten();
+        if let Some(key) = &key {
+            let cache = self
+                .cache
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner());
+            if let Some((_, bytes)) = cache.get(key) {
+                return Some(bytes.clone());
+            }
+        }
+        let res = self.respond(store, &req, method, peer, now)?;
+        let bytes = res.to_bytes();
+        if let Some(key) = key {
+            let mut cache = self
+                .cache
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner());
+            if cache.len() >= 20_000 {
+                cache.retain(|_, (at, _)| *at + CACHE_SECS > now);
+                if cache.len() >= 20_000 {
+                    cache.clear();
+                }
+            }
+            cache.insert(key, (now, bytes.clone()));
+        }
+        Some(bytes)
+    }
+
+    fn respond(
+        &self,
+        store: &Store,
+        req: &Message,
+        method: &str,
+        peer: Peer,
+        now: u64,
+    ) -> Option<Response> {
+        let complete = ["Via", "From", "To", "Call-ID", "CSeq"]
+            .iter()
+            .all(|name| req.header(name).is_some());
+        if !complete {
+            // Without them no response can be routed or matched (RFC 3261 §8.1.1).
+            log::debug!(
+                "dropped {method} from {}: missing mandatory headers",
+                peer.addr
+            );
+            return None;
+        }
+        match method {
+            "REGISTER" => registrar::handle_register(&self.registrar, store, req, peer, now),
+            "OPTIONS" => Some(
+                Response::to(req, 200, "OK", peer.addr)
+                    .with("Allow", ALLOW)
+                    .with("Accept", "application/sdp"),
+            ),
+            known if KNOWN_METHODS.contains(&known) => {
+                Some(Response::to(req, 405, "Method Not Allowed", peer.addr).with("Allow", ALLOW))
+            }
+            _ => Some(Response::to(req, 501, "Not Implemented", peer.addr).with("Allow", ALLOW)),
+        }
+    }
+}
+
+fn cache_key(req: &Message, source: SocketAddr) -> Option<CacheKey> {
+    let via = req.header_list("Via").into_iter().next()?;
+    let branch = message::parse_params(via.split_once(';').map_or("", |(_, params)| params))
+        .into_iter()
+        .find(|(name, _)| name == "branch")
+        .and_then(|(_, value)| value)?;
+    Some(CacheKey {
+        source,
+        branch,
+        call_id: req.header("Call-ID")?.to_string(),
+        cseq: req.header("CSeq")?.to_string(),
+    })
+}

@@ -1,0 +1,556 @@
+//! The REGISTER logic of RFC 3261 §10.3, with digest authentication (SPEC.md §4).
+//!
+//! `handle_register` is a function of the registrar's state, the store, one parsed request,
+//! its source and `now`: no sockets. A missing or failed credential is the protocol working,
+//! so it answers a 401 challenge as a value, not an error. Every failed authentication writes
+//! one fail2ban line (`auth failed: user=… source=ip:port reason=…`) and counts against the
+//! source address; an address over the limit is ignored (`None`: nothing is sent back).
+//! Unknown user, wrong password, replayed or dead nonce all get the same fresh challenge.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
+
+use crate::auth::Limiter;
+use crate::config::SipSettings;
+use crate::crypto;
+use crate::domain::{http_date, Status};
+use crate::error::{Error, Result};
+use crate::sip::digest::{self, Algorithm, Credentials, NonceCheck};
+use crate::sip::message::{Message, NameAddr, Response, SipUri, StartLine};
+use crate::store::records::{BindingRecord, ClientRecord};
+use crate::store::Store;
+
+/// How a request arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    /// A datagram.
+    Udp,
+    /// A stream connection.
+    Tcp,
+}
+
+impl Transport {
+    /// `UDP` or `TCP`, as shown in registrations.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+        }
+    }
+}
+
+/// The source of a request.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer {
+    /// Source address and port.
+    pub addr: SocketAddr,
+    /// Transport it came over.
+    pub transport: Transport,
+}
+
+/// The registrar's state: configuration, the nonce secret, nonce uses and the failure limit.
+pub struct Registrar {
+    /// The realm and domain served.
+    pub realm: String,
+    /// Limits from the configuration.
+    pub settings: SipSettings,
+    secret: [u8; 32],
+    nonces: NonceTracker,
+    limiter: Limiter,
+    is_local: fn(IpAddr) -> bool,
+    local_hosts: Mutex<HashMap<String, bool>>,
+}
+
+impl Registrar {
+    /// A registrar with a fresh nonce secret. `is_local` tells whether an IP address is one of
+    /// this machine's (the transport probes it); a Request-URI may name one instead of the realm.
+    pub fn new(
+        realm: &str,
+        settings: SipSettings,
+        limiter: Limiter,
+        is_local: fn(IpAddr) -> bool,
+    ) -> Result<Registrar> {
+        Ok(Registrar {
+            realm: realm.to_string(),
+            settings,
+            secret: crypto::random_bytes()?,
+            nonces: NonceTracker::default(),
+            limiter,
+            is_local,
+            local_hosts: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// True when `host` (from a URI) names this registrar's domain: the realm, `localhost`, or
+    /// one of this machine's addresses.
+    pub fn serves(&self, host: &str) -> bool {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if bare.eq_ignore_ascii_case(&self.realm) || bare.eq_ignore_ascii_case("localhost") {
+            return true;
+        }
+        let Ok(ip) = bare.parse::<IpAddr>() else {
+            return false;
+        };
+        let mut cache = self
+            .local_hosts
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        if cache.len() > 1024 {
+            cache.clear();
+        }
+        *cache
+            .entry(bare.to_string())
+            .or_insert_with(|| (self.is_local)(ip))
+    }
+
+    /// False while `ip` is over the failed-authentication limit: its requests are dropped.
+    pub fn admits(&self, ip: IpAddr, now: u64) -> bool {
+        self.limiter.check(ip, now).is_ok()
+    }
+
+    fn challenge(&self, req: &Message, peer: Peer, now: u64, stale: bool) -> Response {
+        // A CSPRNG failure would be extraordinary; a zero salt still gives a valid (if less
+        // unique) nonce, which beats failing the whole request.
+        let salt = crypto::random_bytes::<8>().unwrap_or_default();
+        let nonce = digest::mint_nonce(&self.secret, peer.addr.ip(), now, salt);
+        let mut res = Response::to(req, 401, "Unauthorized", peer.addr);
+        for value in digest::challenge(&self.realm, &nonce, stale) {
+            res = res.with("WWW-Authenticate", value);
+        }
+        res
+    }
+
+    fn fail(
+        &self,
+        req: &Message,
+        peer: Peer,
+        now: u64,
+        user: &str,
+        reason: &str,
+        nonce: &str,
+    ) -> Response {
+        let user: String = user
+            .chars()
+            .take(64)
+            .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+            .collect();
+        log::warn!(
+            "auth failed: user={user} source={} reason={reason}",
+            peer.addr
+        );
+        self.limiter.record_failure(peer.addr.ip(), now);
+        self.nonces.kill(nonce, now);
+        self.challenge(req, peer, now, false)
+    }
+}
+
+/// Handles one REGISTER. `None` means: send nothing (the source is over the failure limit).
+pub fn handle_register(
+    reg: &Registrar,
+    store: &Store,
+    req: &Message,
+    peer: Peer,
+    now: u64,
+) -> Option<Response> {
+    if !reg.admits(peer.addr.ip(), now) {
+        return None;
+    }
+    let res = match register(reg, store, req, peer, now) {
+        Ok(res) => res,
+        Err(err) => {
+            if err.is_internal() {
+                log::error!("REGISTER from {}: {err}", peer.addr);
+            }
+            let (code, reason) = err.sip_status();
+            let res = Response::to(req, code, reason, peer.addr);
+            match err {
+                Error::Invalid(message) | Error::Forbidden(message) => res.with(
+                    "Warning",
+                    format!("399 edgecomm \"{}\"", message.replace('"', "'")),
+                ),
+                _ => res,
+            }
+        }
+    };
+    if let Some(to) = req.header("To") {
+        log::info!(
+            "REGISTER {} from {}/{} -> {}",
+            to,
+            peer.addr,
+            peer.transport.as_str(),
+            res.code
+        );
+    }
+    Some(res)
+}
+
+fn register(
+    reg: &Registrar,
+    store: &Store,
+    req: &Message,
+    peer: Peer,
+    now: u64,
+) -> Result<Response> {
+    let StartLine::Request { uri, .. } = &req.start else {
+        return Err(Error::Invalid("not a request".to_string()));
+    };
+    for name in ["Via", "From", "To", "Call-ID", "CSeq"] {
+        if req.header(name).is_none() {
+            return Err(Error::Invalid(format!("missing {name} header")));
+        }
+    }
+    let cseq = parse_cseq(req.header("CSeq").unwrap_or(""))?;
+    let request_uri =
+        SipUri::parse(uri).ok_or_else(|| Error::Invalid("bad Request-URI".to_string()))?;
+    if !reg.serves(&request_uri.host) {
+        return Ok(Response::to(req, 404, "Not Found", peer.addr)
+            .with("Warning", "399 edgecomm \"domain not served here\""));
+    }
+    if let Some(require) = req.header("Require") {
+        return Ok(Response::to(req, 420, "Bad Extension", peer.addr)
+            .with("Unsupported", require.to_string()));
+    }
+    let to = req
+        .header("To")
+        .and_then(NameAddr::parse)
+        .and_then(|to| SipUri::parse(&to.uri));
+    let Some(aor) = to else {
+        return Err(Error::Invalid("bad To header".to_string()));
+    };
+    let Some(aor_user) = aor.user.clone().filter(|_| reg.serves(&aor.host)) else {
+        return Ok(Response::to(req, 404, "Not Found", peer.addr).with(
+            "Warning",
+            "399 edgecomm \"address-of-record not served here\"",
+        ));
+    };
+
+    let client = match authenticate(reg, store, req, peer, now, &aor_user)? {
+        Authenticated::Client(client) => *client,
+        Authenticated::Answer(res) => return Ok(res),
+    };
+    if !may_register(store, &client)? {
+        return Err(Error::Forbidden(
+            "client disabled or account not active".to_string(),
+        ));
+    }
+
+    let changes = contact_changes(reg, req)?;
+    let changes = match changes {
+        Contacts::TooBrief => {
+            return Ok(Response::to(req, 423, "Interval Too Brief", peer.addr)
+                .with("Min-Expires", reg.settings.min_expires.to_string()))
+        }
+        other => other,
+    };
+    let call_id = req.header("Call-ID").unwrap_or("").to_string();
+    let user_agent = req
+        .header("User-Agent")
+        .map(|ua| ua.chars().take(256).collect::<String>());
+    let now_secs = i64::try_from(now).unwrap_or(i64::MAX);
+    let bindings = store.update_bindings(&client.sid, |list| {
+        // Re-checked under the bindings lock, so a concurrent disable or suspension (which drops
+        // bindings after its commit, under the same lock) cannot be outrun.
+        if !may_register(store, &client)? {
+            return Err(Error::Forbidden(
+                "client disabled or account not active".to_string(),
+            ));
+        }
+        list.retain(|binding| binding.expires_at > now_secs);
+        match &changes {
+            Contacts::Query | Contacts::TooBrief => {}
+            Contacts::RemoveAll => {
+                if list
+                    .iter()
+                    .any(|binding| binding.call_id == call_id && binding.cseq >= cseq)
+                {
+                    return Err(Error::Invalid(
+                        "CSeq out of order for this Call-ID".to_string(),
+                    ));
+                }
+                list.clear();
+            }
+            Contacts::Update(contacts) => {
+                for (contact, q, expires) in contacts {
+                    let existing = list.iter().position(|binding| binding.contact == *contact);
+                    if let Some(idx) = existing {
+                        if list[idx].call_id == call_id && list[idx].cseq >= cseq {
+                            return Err(Error::Invalid(
+                                "CSeq out of order for this Call-ID".to_string(),
+                            ));
+                        }
+                    }
+                    let registered_at = existing.map_or(now_secs, |idx| list[idx].registered_at);
+                    if let Some(idx) = existing {
+                        list.remove(idx);
+                    }
+                    if *expires > 0 {
+                        list.push(BindingRecord {
+                            client: client.sid,
+                            contact: contact.clone(),
+                            q: q.clone(),
+                            expires_at: now_secs + i64::from(*expires),
+                            call_id: call_id.clone(),
+                            cseq,
+                            source: peer.addr.to_string(),
+                            transport: peer.transport.as_str().to_string(),
+                            user_agent: user_agent.clone(),
+                            registered_at,
+                        });
+                    }
+                }
+                if list.len() > reg.settings.max_contacts {
+                    return Err(Error::Forbidden(format!(
+                        "at most {} contacts per client",
+                        reg.settings.max_contacts
+                    )));
+                }
+            }
+        }
+        Ok(list.clone())
+    })?;
+
+    let mut res = Response::to(req, 200, "OK", peer.addr);
+    for binding in &bindings {
+        let mut value = format!(
+            "<{}>;expires={}",
+            binding.contact,
+            (binding.expires_at - now_secs).max(0)
+        );
+        if let Some(q) = &binding.q {
+            value.push_str(&format!(";q={q}"));
+        }
+        res = res.with("Contact", value);
+    }
+    Ok(res.with("Date", http_date(now_secs)))
+}
+
+enum Authenticated {
+    Client(Box<ClientRecord>),
+    Answer(Response),
+}
+
+fn authenticate(
+    reg: &Registrar,
+    store: &Store,
+    req: &Message,
+    peer: Peer,
+    now: u64,
+    aor_user: &str,
+) -> Result<Authenticated> {
+    let challenge = |stale| Ok(Authenticated::Answer(reg.challenge(req, peer, now, stale)));
+    let Some(creds) = req.header("Authorization").and_then(Credentials::parse) else {
+        return challenge(false);
+    };
+    if creds.realm != reg.realm {
+        return challenge(false);
+    }
+    if creds.username != aor_user {
+        return Err(Error::Forbidden(
+            "digest username does not match the To user".to_string(),
+        ));
+    }
+    let Some(algorithm) = creds.algorithm() else {
+        return challenge(false);
+    };
+    let nonce_state = digest::check_nonce(&reg.secret, &creds.nonce, peer.addr.ip(), now);
+    if nonce_state == NonceCheck::Invalid {
+        // Most often a nonce from before a restart (the secret is per boot): just challenge.
+        log::debug!("REGISTER from {}: nonce not ours", peer.addr);
+        return challenge(false);
+    }
+    let fail = |reason: &str| {
+        Ok(Authenticated::Answer(reg.fail(
+            req,
+            peer,
+            now,
+            &creds.username,
+            reason,
+            &creds.nonce,
+        )))
+    };
+    let client = store.client_by_login(&creds.username)?;
+    let ha1 = client
+        .as_ref()
+        .filter(|client| client.realm == reg.realm)
+        .map(|client| match algorithm {
+            Algorithm::Md5 => client.ha1_md5.clone(),
+            Algorithm::Sha256 => client.ha1_sha256.clone(),
+        });
+    // Without a usable HA1, compare against a random one: same work, same answer.
+    let ha1_or_dummy = ha1
+        .clone()
+        .unwrap_or_else(|| crypto::hex(&crypto::random_bytes::<16>().unwrap_or_default()));
+    let method = req.method().unwrap_or("REGISTER");
+    let Some(expected) = digest::expected_response(algorithm, &ha1_or_dummy, &creds, method) else {
+        return fail("unsupported_qop");
+    };
+    let response_ok = crypto::ct_eq(expected.as_bytes(), creds.response.as_bytes());
+    let client = match (client, ha1.is_some(), response_ok) {
+        (Some(client), true, true) => client,
+        (_, false, _) => return fail("unknown_user"),
+        _ => return fail("wrong_password"),
+    };
+    if nonce_state == NonceCheck::Stale {
+        return challenge(true);
+    }
+    if !reg.nonces.commit(&creds.nonce, creds.nc, now) {
+        return fail("nonce_replay");
+    }
+    reg.limiter.record_success(peer.addr.ip());
+    Ok(Authenticated::Client(Box::new(client)))
+}
+
+/// A client may register when it is enabled and its account is active (an active account's
+/// ancestors are all active: the cascade keeps that invariant).
+fn may_register(store: &Store, client: &ClientRecord) -> Result<bool> {
+    let Some(fresh) = store.client(&client.sid)? else {
+        return Ok(false);
+    };
+    let account_active = store
+        .account(&fresh.account)?
+        .is_some_and(|account| account.status == Status::Active);
+    Ok(fresh.enabled && account_active)
+}
+
+/// What a REGISTER asks to do with the bindings.
+enum Contacts {
+    /// No Contact: list the bindings.
+    Query,
+    /// `Contact: *` with `Expires: 0`.
+    RemoveAll,
+    /// (contact URI, q, granted expires); 0 removes.
+    Update(Vec<(String, Option<String>, u32)>),
+    /// A contact asked for less than `min_expires`: 423.
+    TooBrief,
+}
+
+fn contact_changes(reg: &Registrar, req: &Message) -> Result<Contacts> {
+    let header_expires = match req.header("Expires") {
+        Some(text) => Some(
+            parse_delta(text.trim())
+                .ok_or_else(|| Error::Invalid("bad Expires header".to_string()))?,
+        ),
+        None => None,
+    };
+    let contacts = req.header_list("Contact");
+    if contacts.is_empty() {
+        return Ok(Contacts::Query);
+    }
+    if contacts.iter().any(|contact| contact.trim() == "*") {
+        if contacts.len() != 1 || header_expires != Some(0) {
+            return Err(Error::Invalid(
+                "Contact: * needs Expires: 0 and no other contact".to_string(),
+            ));
+        }
+        return Ok(Contacts::RemoveAll);
+    }
+    if contacts.len() > reg.settings.max_contacts {
+        return Err(Error::Forbidden(format!(
+            "at most {} contacts per client",
+            reg.settings.max_contacts
+        )));
+    }
+    let mut out = Vec::new();
+    for text in contacts {
+        let contact = NameAddr::parse(text)
+            .ok_or_else(|| Error::Invalid("bad Contact header".to_string()))?;
+        let asked = match contact.param("expires") {
+            Some(value) => parse_delta(value)
+                .ok_or_else(|| Error::Invalid("bad expires parameter".to_string()))?,
+            None => header_expires.unwrap_or(reg.settings.default_expires),
+        };
+        if asked > 0 && asked < reg.settings.min_expires {
+            return Ok(Contacts::TooBrief);
+        }
+        let granted = asked.min(reg.settings.max_expires);
+        let q = contact.param("q").map(str::to_string);
+        out.push((contact.uri, q, granted));
+    }
+    Ok(Contacts::Update(out))
+}
+
+/// A delta-seconds value; huge values are capped rather than refused (RFC 3261 §20.19).
+fn parse_delta(text: &str) -> Option<u32> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(
+        text.parse::<u64>()
+            .map_or(u32::MAX, |value| u32::try_from(value).unwrap_or(u32::MAX)),
+    )
+}
+
+fn parse_cseq(text: &str) -> Result<u32> {
+    let mut parts = text.split_whitespace();
+    let number = parts.next().and_then(|n| n.parse::<u32>().ok());
+    let method = parts.next();
+    match (number, method) {
+        (Some(number), Some(method)) if method.eq_ignore_ascii_case("REGISTER") => Ok(number),
+        _ => Err(Error::Invalid("bad CSeq header".to_string())),
+    }
+}
+
+/// Which nonces were used with which `nc`, and which died after a failed response. Bounded:
+/// entries older than a nonce's life are forgotten when it grows.
+#[derive(Default)]
+pub struct NonceTracker {
+    uses: Mutex<HashMap<String, NonceUse>>,
+}
+
+#[derive(Clone, Copy)]
+struct NonceUse {
+    last_nc: u32,
+    dead: bool,
+    seen: u64,
+}
+
+impl NonceTracker {
+    /// Records a successful use; false when the nonce is dead or `nc` did not grow (a replay).
+    /// Without qop there is no `nc`: such a nonce is good for one use.
+    pub fn commit(&self, nonce: &str, nc: Option<u32>, now: u64) -> bool {
+        let nc = nc.unwrap_or(1);
+        let mut uses = self
+            .uses
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        Self::prune(&mut uses, now);
+        let entry = uses.entry(nonce.to_string()).or_insert(NonceUse {
+            last_nc: 0,
+            dead: false,
+            seen: now,
+        });
+        if entry.dead || nc <= entry.last_nc {
+            return false;
+        }
+        entry.last_nc = nc;
+        entry.seen = now;
+        true
+    }
+
+    /// Kills a nonce after a failed response.
+    pub fn kill(&self, nonce: &str, now: u64) {
+        let mut uses = self
+            .uses
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        Self::prune(&mut uses, now);
+        uses.insert(
+            nonce.to_string(),
+            NonceUse {
+                last_nc: u32::MAX,
+                dead: true,
+                seen: now,
+            },
+        );
+    }
+
+    fn prune(uses: &mut HashMap<String, NonceUse>, now: u64) {
+        if uses.len() >= 100_000 {
+            uses.retain(|_, entry| entry.seen + digest::NONCE_LIFETIME_SECS + 5 > now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

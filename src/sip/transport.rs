@@ -1,0 +1,202 @@
+//! SIP sockets: the only SIP code that touches the network.
+//!
+//! UDP: `sip.udp_workers` threads read one socket (cloned handles), hand each datagram to
+//! `SipService::handle_message`, and send the answer to the source address. TCP: an accept
+//! thread and one thread per connection, at most `sip.tcp_max_connections`; messages are cut
+//! by Content-Length, CRLF keep-alives are answered (RFC 5626 §4.4.1), an idle connection is
+//! closed after `sip.idle_timeout_secs`, and a framing error closes that connection only.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use crate::app::{unix_now, AppState};
+use crate::error::{Error, Result};
+use crate::sip::message::{self, MAX_MESSAGE_BYTES};
+use crate::sip::registrar::{Peer, Transport};
+
+/// Bound SIP sockets, UDP and TCP on the same address.
+pub struct SipListeners {
+    udp: UdpSocket,
+    tcp: TcpListener,
+}
+
+/// Binds UDP, then TCP on the same port (with port 0, retries until both are free).
+pub fn bind(addr: SocketAddr) -> Result<SipListeners> {
+    let fail = |err: std::io::Error| {
+        Error::Io(std::io::Error::other(format!(
+            "cannot listen for SIP on {addr}: {err}"
+        )))
+    };
+    for _ in 0..20 {
+        let udp = UdpSocket::bind(addr).map_err(fail)?;
+        let bound = udp.local_addr().map_err(fail)?;
+        match TcpListener::bind(bound) {
+            Ok(tcp) => return Ok(SipListeners { udp, tcp }),
+            Err(err) if addr.port() != 0 => return Err(fail(err)),
+            Err(_) => continue, // The kernel's UDP pick is taken on TCP: try another.
+        }
+    }
+    Err(fail(std::io::Error::other(
+        "no port free for both UDP and TCP",
+    )))
+}
+
+/// True when `ip` is an address of this machine: binding to it succeeds only then.
+pub fn is_local_ip(ip: IpAddr) -> bool {
+    ip.is_loopback() || UdpSocket::bind(SocketAddr::new(ip, 0)).is_ok()
+}
+
+impl SipListeners {
+    /// The bound address (UDP and TCP share it).
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        Ok(self.udp.local_addr()?)
+    }
+
+    /// Starts the UDP readers and the TCP acceptor.
+    pub fn spawn(self, state: Arc<AppState>) -> Result<Vec<JoinHandle<()>>> {
+        let mut threads = Vec::new();
+        for idx in 0..state.config.sip.udp_workers {
+            let socket = self.udp.try_clone()?;
+            let state = state.clone();
+            threads.push(
+                thread::Builder::new()
+                    .name(format!("sip-udp-{idx}"))
+                    .spawn(move || udp_loop(&state, &socket))?,
+            );
+        }
+        let tcp = self.tcp;
+        threads.push(
+            thread::Builder::new()
+                .name("sip-tcp".to_string())
+                .spawn(move || tcp_accept_loop(&state, &tcp))?,
+        );
+        Ok(threads)
+    }
+}
+
+fn udp_loop(state: &AppState, socket: &UdpSocket) {
+    let mut buf = vec![0u8; 65_536];
+    loop {
+        let (len, source) = match socket.recv_from(&mut buf) {
+            Ok(received) => received,
+            Err(err) => {
+                log::warn!("SIP UDP receive: {err}");
+                thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        if len > MAX_MESSAGE_BYTES {
+            log::warn!("dropped a {len}-byte datagram from {source}");
+            continue;
+        }
+        let peer = Peer {
+            addr: source,
+            transport: Transport::Udp,
+        };
+        let now = u64::try_from(unix_now()).unwrap_or(0);
+        if let Some(reply) = state
+            .sip
+            .handle_message(&state.store, &buf[..len], peer, now)
+        {
+            if let Err(err) = socket.send_to(&reply, source) {
+                log::debug!("SIP UDP send to {source}: {err}");
+            }
+        }
+    }
+}
+
+fn tcp_accept_loop(state: &Arc<AppState>, listener: &TcpListener) {
+    let open = Arc::new(AtomicUsize::new(0));
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        let (stream, source) = match listener.accept() {
+            Ok(accepted) => {
+                backoff = Duration::from_millis(100);
+                accepted
+            }
+            Err(err) => {
+                log::error!("SIP TCP accept: {err}");
+                thread::sleep(backoff);
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                continue;
+            }
+        };
+        if open.load(Ordering::SeqCst) >= state.config.sip.tcp_max_connections {
+            log::warn!("SIP TCP connection from {source} refused: at the connection limit");
+            continue; // Dropping the stream closes it.
+        }
+        open.fetch_add(1, Ordering::SeqCst);
+        let (state, open) = (state.clone(), open.clone());
+        let spawned = thread::Builder::new()
+            .name("sip-tcp-conn".to_string())
+            .spawn(move || {
+                if let Err(err) = serve_connection(&state, stream, source) {
+                    log::debug!("SIP TCP {source}: {err}");
+                }
+                open.fetch_sub(1, Ordering::SeqCst);
+            });
+        if let Err(err) = spawned {
+            log::warn!("SIP TCP connection from {source} dropped: {err}");
+        }
+    }
+}
+
+fn serve_connection(
+    state: &AppState,
+    mut stream: TcpStream,
+    source: SocketAddr,
+) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(
+        state.config.sip.idle_timeout_secs,
+    )))?;
+    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 8192];
+    loop {
+        // Answer every complete message in the buffer before reading more.
+        loop {
+            if buf.starts_with(b"\r\n\r\n") {
+                stream.write_all(b"\r\n")?; // Keep-alive ping → pong.
+                buf.drain(..4);
+                continue;
+            }
+            let skip = buf
+                .iter()
+                .position(|b| !matches!(b, b'\r' | b'\n'))
+                .unwrap_or(buf.len());
+            if skip == buf.len() {
+                if buf.len() > 4 {
+                    buf.clear();
+                }
+                break;
+            }
+            match message::frame_length(&buf) {
+                Ok(Some(len)) => {
+                    let frame: Vec<u8> = buf.drain(..len).collect();
+                    let peer = Peer {
+                        addr: source,
+                        transport: Transport::Tcp,
+                    };
+                    let now = u64::try_from(unix_now()).unwrap_or(0);
+                    if let Some(reply) = state.sip.handle_message(&state.store, &frame, peer, now) {
+                        stream.write_all(&reply)?;
+                    }
+                }
+                Ok(None) => break,
+                Err(err) => {
+                    log::warn!("SIP TCP {source}: closing after a framing error: {}", err.0);
+                    return Ok(());
+                }
+            }
+        }
+        let read = stream.read(&mut chunk)?;
+        if read == 0 {
+            return Ok(());
+        }
+        buf.extend_from_slice(&chunk[..read]);
+    }
+}
