@@ -29,7 +29,7 @@ pub fn list(
     let login = query.take("Login");
     query.finish()?;
     let found = clients::list(&state.store, caller, account_id, login.as_deref())?;
-    let items: Vec<Repr> = found.iter().map(|client| repr(client, ctx)).collect();
+    let items: Vec<Repr> = found.iter().map(|client| repr(client, state, ctx)).collect();
     let filter = match &login {
         Some(login) => format!("Login={}", percent_encode(login)),
         None => String::new(),
@@ -67,7 +67,7 @@ pub fn create(
         client.login,
         client.account
     );
-    Ok(ctx.ok(format::one(ctx.format, NAMES, &repr(&client, ctx))))
+    Ok(ctx.ok(format::one(ctx.format, NAMES, &repr(&client, state, ctx))))
 }
 
 /// `GET …/Clients/{ClientSid}`.
@@ -79,7 +79,7 @@ pub fn get(
     client_id: &str,
 ) -> Result<ApiResponse> {
     let client = clients::find(&state.store, caller, account_id, client_id)?;
-    Ok(ctx.ok(format::one(ctx.format, NAMES, &repr(&client, ctx))))
+    Ok(ctx.ok(format::one(ctx.format, NAMES, &repr(&client, state, ctx))))
 }
 
 /// `POST`/`PUT …/Clients/{ClientSid}`: every parameter but `Login`.
@@ -121,7 +121,7 @@ pub fn update(
         client.login,
         caller.sid
     );
-    Ok(ctx.ok(format::one(ctx.format, NAMES, &repr(&client, ctx))))
+    Ok(ctx.ok(format::one(ctx.format, NAMES, &repr(&client, state, ctx))))
 }
 
 /// `DELETE …/Clients/{ClientSid}`: 200 with the deleted client's representation.
@@ -139,7 +139,7 @@ pub fn delete(
         client.login,
         caller.sid
     );
-    Ok(ctx.ok(format::one(ctx.format, NAMES, &repr(&client, ctx))))
+    Ok(ctx.ok(format::one(ctx.format, NAMES, &repr(&client, state, ctx))))
 }
 
 fn voice(form: &mut Params) -> Result<VoiceChanges> {
@@ -159,7 +159,7 @@ fn voice(form: &mut Params) -> Result<VoiceChanges> {
 }
 
 /// The public representation of a client: never the password, never an HA1.
-fn repr(client: &ClientRecord, ctx: &Ctx<'_>) -> Repr {
+fn repr(client: &ClientRecord, state: &AppState, ctx: &Ctx<'_>) -> Repr {
     let optional = |value: &Option<String>| value.clone().map(Repr::Str).unwrap_or(Repr::Null);
     Repr::Obj(vec![
         ("sid", Repr::Str(client.sid.to_string())),
@@ -184,6 +184,7 @@ fn repr(client: &ClientRecord, ctx: &Ctx<'_>) -> Repr {
         ),
         ("date_created", Repr::Str(rfc2822(client.created))),
         ("date_updated", Repr::Str(rfc2822(client.updated))),
+        ("registrations", Repr::Int(count(state.store.binding_count(&client.sid, ctx.now)))),
         (
             "uri",
             Repr::Str(format!(
@@ -194,6 +195,10 @@ fn repr(client: &ClientRecord, ctx: &Ctx<'_>) -> Repr {
             )),
         ),
     ])
+}
+
+fn count(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// Percent-encodes a value for a query string (page URIs).

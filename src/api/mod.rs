@@ -11,6 +11,7 @@ pub mod accounts;
 pub mod clients;
 pub mod form;
 pub mod format;
+pub mod registrations;
 
 use std::net::IpAddr;
 
@@ -116,6 +117,8 @@ enum Route<'a> {
     Account(&'a str),
     Clients(&'a str),
     Client(&'a str, &'a str),
+    AccountRegistrations(&'a str),
+    ClientRegistrations(&'a str, &'a str),
 }
 
 /// Handles one request. Never panics on input; `now` is Unix seconds.
@@ -145,12 +148,16 @@ fn route(state: &AppState, ctx: &Ctx<'_>, segments: &[String]) -> Result<ApiResp
         [API_VERSION, "Accounts", id] => Route::Account(id),
         [API_VERSION, "Accounts", id, "Clients"] => Route::Clients(id),
         [API_VERSION, "Accounts", id, "Clients", client] => Route::Client(id, client),
+        [API_VERSION, "Accounts", id, "Registrations"] => Route::AccountRegistrations(id),
+        [API_VERSION, "Accounts", id, "Clients", client, "Registrations"] => {
+            Route::ClientRegistrations(id, client)
+        }
         _ => return Err(Error::NotFound("resource")),
     };
     let method = ctx.req.method.as_str();
     // Method checks come before authentication: a 405 reveals nothing about any account.
     let allow = match route {
-        Route::Health => "GET",
+        Route::Health | Route::AccountRegistrations(_) | Route::ClientRegistrations(..) => "GET",
         Route::Accounts | Route::Clients(_) => "GET, POST",
         Route::Account(_) | Route::Client(..) => "GET, POST, PUT, DELETE",
     };
@@ -172,6 +179,10 @@ fn route(state: &AppState, ctx: &Ctx<'_>, segments: &[String]) -> Result<ApiResp
         ("GET", Route::Account(id)) => accounts::get(state, &caller, ctx, id),
         ("POST" | "PUT", Route::Account(id)) => accounts::update(state, &caller, ctx, id),
         ("DELETE", Route::Account(id)) => accounts::delete(state, &caller, ctx, id),
+        ("GET", Route::AccountRegistrations(id)) => registrations::of_account(state, &caller, ctx, id),
+        ("GET", Route::ClientRegistrations(id, client)) => {
+            registrations::of_client(state, &caller, ctx, id, client)
+        }
         ("GET", Route::Clients(id)) => clients::list(state, &caller, ctx, id),
         ("POST", Route::Clients(id)) => clients::create(state, &caller, ctx, id),
         ("GET", Route::Client(id, client)) => clients::get(state, &caller, ctx, id, client),

@@ -6,6 +6,7 @@
 //! `api/`). Time is always an argument (`now`, Unix seconds), so tests can fix it.
 
 pub mod accounts;
+pub mod bindings;
 pub mod clients;
 
 use std::fmt;
