@@ -29,7 +29,10 @@ pub fn list(
     let login = query.take("Login");
     query.finish()?;
     let found = clients::list(&state.store, caller, account_id, login.as_deref())?;
-    let items: Vec<Repr> = found.iter().map(|client| repr(client, state, ctx)).collect();
+    let items: Vec<Repr> = found
+        .iter()
+        .map(|client| repr(client, state, ctx))
+        .collect();
     let filter = match &login {
         Some(login) => format!("Login={}", percent_encode(login)),
         None => String::new(),
@@ -184,7 +187,10 @@ fn repr(client: &ClientRecord, state: &AppState, ctx: &Ctx<'_>) -> Repr {
         ),
         ("date_created", Repr::Str(rfc2822(client.created))),
         ("date_updated", Repr::Str(rfc2822(client.updated))),
-        ("registrations", Repr::Int(count(state.store.binding_count(&client.sid, ctx.now)))),
+        (
+            "registrations",
+            Repr::Int(count(state.store.binding_count(&client.sid, ctx.now))),
+        ),
         (
             "uri",
             Repr::Str(format!(

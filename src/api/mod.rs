@@ -179,7 +179,9 @@ fn route(state: &AppState, ctx: &Ctx<'_>, segments: &[String]) -> Result<ApiResp
         ("GET", Route::Account(id)) => accounts::get(state, &caller, ctx, id),
         ("POST" | "PUT", Route::Account(id)) => accounts::update(state, &caller, ctx, id),
         ("DELETE", Route::Account(id)) => accounts::delete(state, &caller, ctx, id),
-        ("GET", Route::AccountRegistrations(id)) => registrations::of_account(state, &caller, ctx, id),
+        ("GET", Route::AccountRegistrations(id)) => {
+            registrations::of_account(state, &caller, ctx, id)
+        }
         ("GET", Route::ClientRegistrations(id, client)) => {
             registrations::of_client(state, &caller, ctx, id, client)
         }

@@ -8,7 +8,10 @@ use crate::domain::{bindings, rfc2822};
 use crate::error::Result;
 use crate::store::records::{AccountRecord, BindingRecord, ClientRecord};
 
-const NAMES: Names = Names { singular: "Registration", plural: "Registrations" };
+const NAMES: Names = Names {
+    singular: "Registration",
+    plural: "Registrations",
+};
 
 /// `GET …/Clients/{ClientSid}/Registrations`.
 pub fn of_client(
@@ -23,7 +26,12 @@ pub fn of_client(
 }
 
 /// `GET /Accounts/{AccountSid}/Registrations`.
-pub fn of_account(state: &AppState, caller: &AccountRecord, ctx: &Ctx<'_>, account_id: &str) -> Result<ApiResponse> {
+pub fn of_account(
+    state: &AppState,
+    caller: &AccountRecord,
+    ctx: &Ctx<'_>,
+    account_id: &str,
+) -> Result<ApiResponse> {
     let found = bindings::of_account(&state.store, caller, account_id, ctx.now)?;
     respond(ctx, &found)
 }
@@ -32,7 +40,10 @@ fn respond(ctx: &Ctx<'_>, found: &[(ClientRecord, BindingRecord)]) -> Result<Api
     let mut query = ctx.query()?;
     let paging = api::paging(&mut query)?;
     query.finish()?;
-    let items = found.iter().map(|(client, binding)| repr(client, binding, ctx.now)).collect();
+    let items = found
+        .iter()
+        .map(|(client, binding)| repr(client, binding, ctx.now))
+        .collect();
     Ok(api::list_response(ctx, NAMES, items, paging, ""))
 }
 
@@ -45,7 +56,14 @@ fn repr(client: &ClientRecord, binding: &BindingRecord, now: i64) -> Repr {
         ("expires", Repr::Int((binding.expires_at - now).max(0))),
         ("source", Repr::Str(binding.source.clone())),
         ("transport", Repr::Str(binding.transport.clone())),
-        ("user_agent", binding.user_agent.clone().map(Repr::Str).unwrap_or(Repr::Null)),
+        (
+            "user_agent",
+            binding
+                .user_agent
+                .clone()
+                .map(Repr::Str)
+                .unwrap_or(Repr::Null),
+        ),
         ("date_registered", Repr::Str(rfc2822(binding.registered_at))),
         ("date_expires", Repr::Str(rfc2822(binding.expires_at))),
     ])

@@ -17,7 +17,10 @@ pub fn of_client(
     now: i64,
 ) -> Result<Vec<(ClientRecord, BindingRecord)>> {
     let client = clients::find(store, caller, account_id, client_id)?;
-    Ok(live(store, &client, now).into_iter().map(|binding| (client.clone(), binding)).collect())
+    Ok(live(store, &client, now)
+        .into_iter()
+        .map(|binding| (client.clone(), binding))
+        .collect())
 }
 
 /// The unexpired bindings of every client of one account, by login.
@@ -37,8 +40,15 @@ pub fn of_account(
 }
 
 fn live(store: &Store, client: &ClientRecord, now: i64) -> Vec<BindingRecord> {
-    let mut bindings: Vec<BindingRecord> =
-        store.bindings(&client.sid).into_iter().filter(|binding| binding.expires_at > now).collect();
-    bindings.sort_by(|a, b| b.expires_at.cmp(&a.expires_at).then_with(|| a.contact.cmp(&b.contact)));
+    let mut bindings: Vec<BindingRecord> = store
+        .bindings(&client.sid)
+        .into_iter()
+        .filter(|binding| binding.expires_at > now)
+        .collect();
+    bindings.sort_by(|a, b| {
+        b.expires_at
+            .cmp(&a.expires_at)
+            .then_with(|| a.contact.cmp(&b.contact))
+    });
     bindings
 }

@@ -19,7 +19,13 @@ Content-Length: 0\r\n\r\n";
 #[test]
 fn parses_a_plain_register() {
     let msg = parse_text(REGISTER).unwrap();
-    assert_eq!(msg.start, StartLine::Request { method: "REGISTER".into(), uri: "sip:pbx.test".into() });
+    assert_eq!(
+        msg.start,
+        StartLine::Request {
+            method: "REGISTER".into(),
+            uri: "sip:pbx.test".into()
+        }
+    );
     assert_eq!(msg.header("call-id"), Some("a84b4c76e66710"));
     assert_eq!(msg.header("CSeq"), Some("1 REGISTER"));
     assert!(msg.body.is_empty());
@@ -37,11 +43,17 @@ m: <sip:alice@10.0.0.5>\r\n ;expires=60\r\n\
 User-Agent: Desk\r\n\tPhone 2\r\n\
 l: 0\r\n\r\n";
     let msg = parse_text(text).unwrap();
-    assert_eq!(msg.header("Via"), Some("SIP/2.0/UDP 10.0.0.5;branch=z9hG4bK1"));
+    assert_eq!(
+        msg.header("Via"),
+        Some("SIP/2.0/UDP 10.0.0.5;branch=z9hG4bK1")
+    );
     assert_eq!(msg.header("To"), Some("<sip:alice@pbx.test>"));
     assert_eq!(msg.header("Call-ID"), Some("abc"));
     assert_eq!(msg.header("CSeq"), Some("7 REGISTER"));
-    assert_eq!(msg.header("Contact"), Some("<sip:alice@10.0.0.5> ;expires=60"));
+    assert_eq!(
+        msg.header("Contact"),
+        Some("<sip:alice@10.0.0.5> ;expires=60")
+    );
     assert_eq!(msg.header("User-Agent"), Some("Desk Phone 2"));
     let contact = NameAddr::parse(msg.header("Contact").unwrap()).unwrap();
     assert_eq!(contact.param("expires"), Some("60"));
@@ -54,28 +66,61 @@ fn bare_lf_leading_crlf_and_bodies() {
     assert_eq!(msg.method(), Some("OPTIONS"));
     assert_eq!(msg.body, b"body");
     let short = "OPTIONS sip:x SIP/2.0\r\nContent-Length: 10\r\n\r\nabc";
-    assert!(parse_text(short).is_err(), "a body shorter than Content-Length");
+    assert!(
+        parse_text(short).is_err(),
+        "a body shorter than Content-Length"
+    );
 }
 
 #[test]
 fn lists_split_on_unquoted_commas_only() {
     let value = r#""Smith, John" <sip:j@h;lr>;q=0.5, <sip:a@b>, sip:c@d;expires=5"#;
-    assert_eq!(split_list(value), vec![r#""Smith, John" <sip:j@h;lr>;q=0.5"#, "<sip:a@b>", "sip:c@d;expires=5"]);
+    assert_eq!(
+        split_list(value),
+        vec![
+            r#""Smith, John" <sip:j@h;lr>;q=0.5"#,
+            "<sip:a@b>",
+            "sip:c@d;expires=5"
+        ]
+    );
     let first = NameAddr::parse(split_list(value)[0]).unwrap();
-    assert_eq!((first.uri.as_str(), first.param("q")), ("sip:j@h;lr", Some("0.5")));
+    assert_eq!(
+        (first.uri.as_str(), first.param("q")),
+        ("sip:j@h;lr", Some("0.5"))
+    );
     let bare = NameAddr::parse("sip:c@d;expires=5").unwrap();
-    assert_eq!((bare.uri.as_str(), bare.param("expires")), ("sip:c@d", Some("5")));
-    let msg = parse_text(&REGISTER.replace("Content-Length", "Contact: <sip:x@y>, <sip:z@w>\r\nContent-Length")).unwrap();
+    assert_eq!(
+        (bare.uri.as_str(), bare.param("expires")),
+        ("sip:c@d", Some("5"))
+    );
+    let msg = parse_text(&REGISTER.replace(
+        "Content-Length",
+        "Contact: <sip:x@y>, <sip:z@w>\r\nContent-Length",
+    ))
+    .unwrap();
     assert_eq!(msg.header_list("Contact").len(), 3);
 }
 
 #[test]
 fn sip_uris() {
     let uri = SipUri::parse("sip:alice:secret@pbx.test:5070;transport=tcp?x=y").unwrap();
-    assert_eq!((uri.user.as_deref(), uri.host.as_str()), (Some("alice"), "pbx.test"));
+    assert_eq!(
+        (uri.user.as_deref(), uri.host.as_str()),
+        (Some("alice"), "pbx.test")
+    );
     let v6 = SipUri::parse("SIPS:[2001:db8::1]:5061").unwrap();
-    assert_eq!((v6.scheme.as_str(), v6.user, v6.host.as_str()), ("sips", None, "[2001:db8::1]"));
-    for bad in ["tel:+123", "sip:", "sip:@host", "http://x", "sip:[::1", "nocolon"] {
+    assert_eq!(
+        (v6.scheme.as_str(), v6.user, v6.host.as_str()),
+        ("sips", None, "[2001:db8::1]")
+    );
+    for bad in [
+        "tel:+123",
+        "sip:",
+        "sip:@host",
+        "http://x",
+        "sip:[::1",
+        "nocolon",
+    ] {
         assert!(SipUri::parse(bad).is_none(), "{bad}");
     }
 }
@@ -95,11 +140,20 @@ fn junk_is_refused_without_panicking() {
         b"REGISTER sip:x SIP/2.0\r\nContent-Length: -1\r\n\r\n".to_vec(),
         b"REGISTER sip:x SIP/2.0\r\nContent-Length: 99999999999999999999999\r\n\r\n".to_vec(),
         b"REGISTER sip:x SIP/2.0\r\nBad Name: x\r\n\r\n".to_vec(),
-        [b"REGISTER sip:x SIP/2.0\r\nX: ".to_vec(), vec![0xff, 0xfe], b"\r\n\r\n".to_vec()].concat(),
+        [
+            b"REGISTER sip:x SIP/2.0\r\nX: ".to_vec(),
+            vec![0xff, 0xfe],
+            b"\r\n\r\n".to_vec(),
+        ]
+        .concat(),
         vec![b'A'; MAX_MESSAGE_BYTES + 1],
     ];
     for case in cases {
-        assert!(parse(&case).is_err(), "{:?}", String::from_utf8_lossy(&case[..case.len().min(60)]));
+        assert!(
+            parse(&case).is_err(),
+            "{:?}",
+            String::from_utf8_lossy(&case[..case.len().min(60)])
+        );
     }
     // Every prefix of a valid message parses or fails cleanly.
     for end in 0..REGISTER.len() {
@@ -113,11 +167,23 @@ fn stream_framing_by_content_length() {
     let two = format!("\r\n\r\n{REGISTER}{REGISTER}");
     let first = frame_length(two.as_bytes()).unwrap().unwrap();
     assert_eq!(first, 4 + REGISTER.len());
-    assert_eq!(frame_length(&two.as_bytes()[first..]).unwrap(), Some(REGISTER.len()));
-    assert_eq!(frame_length(&REGISTER.as_bytes()[..REGISTER.len() - 2]).unwrap(), None);
+    assert_eq!(
+        frame_length(&two.as_bytes()[first..]).unwrap(),
+        Some(REGISTER.len())
+    );
+    assert_eq!(
+        frame_length(&REGISTER.as_bytes()[..REGISTER.len() - 2]).unwrap(),
+        None
+    );
     let with_body = "MESSAGE sip:x SIP/2.0\r\nl: 3\r\n\r\nabc";
-    assert_eq!(frame_length(with_body.as_bytes()).unwrap(), Some(with_body.len()));
-    assert_eq!(frame_length(&with_body.as_bytes()[..with_body.len() - 1]).unwrap(), None);
+    assert_eq!(
+        frame_length(with_body.as_bytes()).unwrap(),
+        Some(with_body.len())
+    );
+    assert_eq!(
+        frame_length(&with_body.as_bytes()[..with_body.len() - 1]).unwrap(),
+        None
+    );
     assert!(frame_length(b"X sip:x SIP/2.0\r\nContent-Length: 70000\r\n\r\n").is_err());
     assert!(frame_length(&vec![b'a'; MAX_MESSAGE_BYTES + 10]).is_err());
 }
@@ -130,7 +196,12 @@ fn responses_echo_the_transaction_and_stamp_via() {
     );
     let msg = parse_text(&text).unwrap();
     let source: std::net::SocketAddr = "192.0.2.9:40000".parse().unwrap();
-    let wire = String::from_utf8(Response::to(&msg, 200, "OK", source).with("Date", "x").to_bytes()).unwrap();
+    let wire = String::from_utf8(
+        Response::to(&msg, 200, "OK", source)
+            .with("Date", "x")
+            .to_bytes(),
+    )
+    .unwrap();
     assert!(wire.starts_with("SIP/2.0 200 OK\r\n"));
     assert!(wire.contains("Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK776;rport=40000;received=192.0.2.9\r\nVia: SIP/2.0/UDP proxy;branch=z9hG4bKp\r\n"), "{wire}");
     assert!(wire.contains("To: <sip:alice@pbx.test>;tag=edgecomm\r\n"));
@@ -138,6 +209,10 @@ fn responses_echo_the_transaction_and_stamp_via() {
     assert!(wire.ends_with("Content-Length: 0\r\n\r\n"));
     let reparsed = parse(wire.as_bytes()).unwrap();
     assert_eq!(reparsed.start, StartLine::Response { code: 200 });
-    let provisional = String::from_utf8(Response::to(&msg, 100, "Trying", source).to_bytes()).unwrap();
-    assert!(provisional.contains("To: <sip:alice@pbx.test>\r\n"), "no tag below 200");
+    let provisional =
+        String::from_utf8(Response::to(&msg, 100, "Trying", source).to_bytes()).unwrap();
+    assert!(
+        provisional.contains("To: <sip:alice@pbx.test>\r\n"),
+        "no tag below 200"
+    );
 }

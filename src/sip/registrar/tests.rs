@@ -1,1 +1,604 @@
+//! Registrar tests on a temporary store with fixed clocks: the digest flow, nonce rules,
+//! expiry arithmetic, RFC 3261 §10.3 edge cases, enforcement and the failure limit.
 
+use std::net::SocketAddr;
+
+use super::*;
+use crate::config::SipSettings;
+use crate::domain::clients::{self, ClientChanges, NewClient, VoiceChanges};
+use crate::domain::{accounts, Email, Login, Password, Role, Status};
+use crate::sip::message;
+use crate::store::records::AccountRecord;
+
+const T0: u64 = 1_700_000_000;
+const REALM: &str = "pbx.test";
+const SETTINGS: SipSettings = SipSettings {
+    min_expires: 60,
+    max_expires: 7200,
+    default_expires: 3600,
+    max_contacts: 3,
+    udp_workers: 1,
+    tcp_max_connections: 4,
+    idle_timeout_secs: 30,
+};
+
+struct Rig {
+    store: Store,
+    reg: Registrar,
+    root: AccountRecord,
+    peer: Peer,
+}
+
+impl Rig {
+    fn new() -> Rig {
+        let store = Store::open_temporary().unwrap();
+        let root = accounts::create_root(
+            &store,
+            &Email::parse("admin@localhost").unwrap(),
+            &Password::parse("rootpass1").unwrap(),
+            0,
+        )
+        .unwrap()
+        .account;
+        for login in ["alice", "bob"] {
+            let new = NewClient {
+                login: Login::parse(login).unwrap(),
+                password: Password::parse_sip(&format!("{login}-secret")).unwrap(),
+                friendly_name: None,
+                enabled: None,
+                voice: VoiceChanges::default(),
+            };
+            clients::create(&store, &root, &root.sid.to_string(), new, REALM, 0).unwrap();
+        }
+        let reg = Registrar::new(REALM, SETTINGS, Limiter::new(3, 60, 60), |ip| {
+            ip.is_loopback()
+        })
+        .unwrap();
+        let peer = Peer {
+            addr: "127.0.0.1:5062".parse().unwrap(),
+            transport: Transport::Udp,
+        };
+        Rig {
+            store,
+            reg,
+            root,
+            peer,
+        }
+    }
+
+    /// Sends a REGISTER for `user`; `extra` holds header lines (each ending in CRLF).
+    fn send(&self, user: &str, cseq: u32, extra: &str, now: u64) -> Option<Response> {
+        let text = format!(
+            "REGISTER sip:{REALM} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK{cseq}x{now}\r\n\
+             From: <sip:{user}@{REALM}>;tag=t\r\nTo: <sip:{user}@{REALM}>\r\nCall-ID: call-{user}\r\n\
+             CSeq: {cseq} REGISTER\r\n{extra}Content-Length: 0\r\n\r\n"
+        );
+        let req = message::parse(text.as_bytes()).unwrap();
+        handle_register(&self.reg, &self.store, &req, self.peer, now)
+    }
+
+    /// Gets a challenge, answers it with `password` (MD5, nc=1).
+    fn register(&self, user: &str, password: &str, cseq: u32, extra: &str, now: u64) -> Response {
+        let challenge = self.send(user, cseq, extra, now).unwrap();
+        assert_eq!(challenge.code, 401);
+        let nonce = nonce_of(&challenge);
+        self.send(
+            user,
+            cseq + 1,
+            &format!("{}{extra}", auth(user, password, &nonce, 1, "MD5")),
+            now,
+        )
+        .unwrap()
+    }
+}
+
+fn header<'a>(res: &'a Response, name: &str) -> Vec<&'a str> {
+    res.headers
+        .iter()
+        .filter(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+        .collect()
+}
+
+fn nonce_of(res: &Response) -> String {
+    let value = header(res, "WWW-Authenticate")[0];
+    value
+        .split("nonce=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn auth(user: &str, password: &str, nonce: &str, nc: u32, algorithm: &str) -> String {
+    let hash = |text: String| match algorithm {
+        "MD5" => crypto::md5_hex(text.as_bytes()),
+        _ => crypto::sha256_hex(text.as_bytes()),
+    };
+    let uri = format!("sip:{REALM}");
+    let ha1 = hash(format!("{user}:{REALM}:{password}"));
+    let ha2 = hash(format!("REGISTER:{uri}"));
+    let response = hash(format!("{ha1}:{nonce}:{nc:08x}:cn0nce:auth:{ha2}"));
+    format!(
+        "Authorization: Digest username=\"{user}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{uri}\", \
+         response=\"{response}\", algorithm={algorithm}, qop=auth, nc={nc:08x}, cnonce=\"cn0nce\"\r\n"
+    )
+}
+
+const CONTACT: &str = "Contact: <sip:alice@127.0.0.1:5062>\r\n";
+
+#[test]
+fn challenge_then_binding_with_remaining_expires() {
+    let rig = Rig::new();
+    let challenge = rig.send("alice", 1, CONTACT, T0).unwrap();
+    let offers = header(&challenge, "WWW-Authenticate");
+    assert_eq!(offers.len(), 2);
+    assert!(
+        offers[0].contains("algorithm=MD5")
+            && offers[0].contains("qop=\"auth\"")
+            && offers[0].contains("realm=\"pbx.test\"")
+    );
+    assert!(offers[1].contains("algorithm=SHA-256"));
+    let ok = rig
+        .send(
+            "alice",
+            2,
+            &format!(
+                "{}Contact: <sip:alice@127.0.0.1:5062>;expires=600\r\n",
+                auth("alice", "alice-secret", &nonce_of(&challenge), 1, "MD5")
+            ),
+            T0,
+        )
+        .unwrap();
+    assert_eq!(ok.code, 200);
+    assert_eq!(
+        header(&ok, "Contact"),
+        vec!["<sip:alice@127.0.0.1:5062>;expires=600"]
+    );
+    assert_eq!(header(&ok, "Date").len(), 1);
+    // A query 100 s later shows what is left.
+    let later = rig
+        .send(
+            "alice",
+            3,
+            &auth("alice", "alice-secret", &nonce_of(&challenge), 2, "MD5"),
+            T0 + 100,
+        )
+        .unwrap();
+    assert_eq!(
+        header(&later, "Contact"),
+        vec!["<sip:alice@127.0.0.1:5062>;expires=500"]
+    );
+    // After expiry the binding is gone even before any sweep.
+    let gone = rig.register("alice", "alice-secret", 10, "", T0 + 601);
+    assert!(header(&gone, "Contact").is_empty());
+    let binding = rig
+        .store
+        .bindings(&rig.store.client_by_login("alice").unwrap().unwrap().sid);
+    assert!(
+        binding.is_empty(),
+        "expired bindings are dropped on the next update"
+    );
+}
+
+#[test]
+fn sha256_digest_works_too() {
+    let rig = Rig::new();
+    let challenge = rig.send("bob", 1, CONTACT, T0).unwrap();
+    let res = rig
+        .send(
+            "bob",
+            2,
+            &format!(
+                "{}{CONTACT}",
+                auth("bob", "bob-secret", &nonce_of(&challenge), 1, "SHA-256")
+            ),
+            T0,
+        )
+        .unwrap();
+    assert_eq!(res.code, 200);
+}
+
+#[test]
+fn expires_default_clamp_minimum_and_removal() {
+    let rig = Rig::new();
+    let res = rig.register("alice", "alice-secret", 1, CONTACT, T0);
+    assert_eq!(
+        header(&res, "Contact"),
+        vec!["<sip:alice@127.0.0.1:5062>;expires=3600"],
+        "default"
+    );
+    let res = rig.register(
+        "alice",
+        "alice-secret",
+        3,
+        "Contact: <sip:alice@127.0.0.1:5062>\r\nExpires: 99999\r\n",
+        T0,
+    );
+    assert_eq!(
+        header(&res, "Contact"),
+        vec!["<sip:alice@127.0.0.1:5062>;expires=7200"],
+        "clamped"
+    );
+    let res = rig.register(
+        "alice",
+        "alice-secret",
+        5,
+        "Contact: <sip:alice@127.0.0.1:5062>;expires=30\r\n",
+        T0,
+    );
+    assert_eq!(res.code, 423);
+    assert_eq!(header(&res, "Min-Expires"), vec!["60"]);
+    let res = rig.register(
+        "alice",
+        "alice-secret",
+        7,
+        "Contact: <sip:alice@127.0.0.1:5062>;expires=0\r\n",
+        T0,
+    );
+    assert_eq!((res.code, header(&res, "Contact").len()), (200, 0));
+}
+
+#[test]
+fn wildcard_needs_expires_zero_and_removes_all() {
+    let rig = Rig::new();
+    rig.register(
+        "alice",
+        "alice-secret",
+        1,
+        "Contact: <sip:a@10.0.0.1>, <sip:a@10.0.0.2>\r\n",
+        T0,
+    );
+    let bad = rig.register(
+        "alice",
+        "alice-secret",
+        3,
+        "Contact: *\r\nExpires: 3600\r\n",
+        T0,
+    );
+    assert_eq!(bad.code, 400);
+    let bad = rig.register(
+        "alice",
+        "alice-secret",
+        5,
+        "Contact: *, <sip:a@10.0.0.3>\r\nExpires: 0\r\n",
+        T0,
+    );
+    assert_eq!(bad.code, 400);
+    let ok = rig.register(
+        "alice",
+        "alice-secret",
+        7,
+        "Contact: *\r\nExpires: 0\r\n",
+        T0,
+    );
+    assert_eq!((ok.code, header(&ok, "Contact").len()), (200, 0));
+}
+
+#[test]
+fn out_of_order_cseq_on_the_same_call_id_changes_nothing() {
+    let rig = Rig::new();
+    rig.register("alice", "alice-secret", 40, CONTACT, T0);
+    let stale = rig.register(
+        "alice",
+        "alice-secret",
+        5,
+        "Contact: <sip:alice@127.0.0.1:5062>;expires=0\r\n",
+        T0,
+    );
+    assert_eq!(stale.code, 400);
+    let query = rig.register("alice", "alice-secret", 50, "", T0);
+    assert_eq!(header(&query, "Contact").len(), 1, "the binding survived");
+}
+
+#[test]
+fn too_many_contacts_are_refused_whole() {
+    let rig = Rig::new();
+    let four =
+        "Contact: <sip:a@10.0.0.1>, <sip:a@10.0.0.2>, <sip:a@10.0.0.3>, <sip:a@10.0.0.4>\r\n";
+    assert_eq!(rig.register("alice", "alice-secret", 1, four, T0).code, 403);
+    rig.register(
+        "alice",
+        "alice-secret",
+        3,
+        "Contact: <sip:a@10.0.0.1>, <sip:a@10.0.0.2>, <sip:a@10.0.0.3>\r\n",
+        T0,
+    );
+    assert_eq!(
+        rig.register(
+            "alice",
+            "alice-secret",
+            5,
+            "Contact: <sip:a@10.0.0.9>\r\n",
+            T0
+        )
+        .code,
+        403
+    );
+    assert_eq!(
+        header(&rig.register("alice", "alice-secret", 7, "", T0), "Contact").len(),
+        3
+    );
+}
+
+#[test]
+fn stale_nonce_gets_stale_true_only_with_a_good_digest() {
+    let rig = Rig::new();
+    let challenge = rig.send("alice", 1, CONTACT, T0).unwrap();
+    let nonce = nonce_of(&challenge);
+    let late = T0 + digest::NONCE_LIFETIME_SECS + 1;
+    let stale = rig
+        .send(
+            "alice",
+            2,
+            &format!(
+                "{}{CONTACT}",
+                auth("alice", "alice-secret", &nonce, 1, "MD5")
+            ),
+            late,
+        )
+        .unwrap();
+    assert_eq!(stale.code, 401);
+    assert!(header(&stale, "WWW-Authenticate")[0].ends_with("stale=true"));
+    let wrong = rig
+        .send(
+            "alice",
+            3,
+            &format!("{}{CONTACT}", auth("alice", "wrong-pass", &nonce, 2, "MD5")),
+            late,
+        )
+        .unwrap();
+    assert_eq!(wrong.code, 401);
+    assert!(!header(&wrong, "WWW-Authenticate")[0].contains("stale"));
+}
+
+#[test]
+fn nc_must_grow_and_a_failed_response_kills_the_nonce() {
+    let rig = Rig::new();
+    let nonce = nonce_of(&rig.send("alice", 1, CONTACT, T0).unwrap());
+    let send = |cseq, password: &str, nc| {
+        rig.send(
+            "alice",
+            cseq,
+            &format!("{}{CONTACT}", auth("alice", password, &nonce, nc, "MD5")),
+            T0,
+        )
+        .unwrap()
+        .code
+    };
+    assert_eq!(send(2, "alice-secret", 1), 200);
+    assert_eq!(send(3, "alice-secret", 1), 401, "same nc: a replay");
+    assert_eq!(
+        send(4, "alice-secret", 2),
+        401,
+        "the replay killed the nonce"
+    );
+    let fresh = nonce_of(&rig.send("alice", 5, CONTACT, T0).unwrap());
+    let send_fresh = |cseq, password: &str, nc| {
+        rig.send(
+            "alice",
+            cseq,
+            &format!("{}{CONTACT}", auth("alice", password, &fresh, nc, "MD5")),
+            T0,
+        )
+        .unwrap()
+        .code
+    };
+    assert_eq!(send_fresh(6, "alice-secret", 1), 200);
+    assert_eq!(
+        send_fresh(7, "alice-secret", 2),
+        200,
+        "growing nc on the same nonce"
+    );
+    assert_eq!(send_fresh(8, "wrong-pass", 3), 401);
+    assert_eq!(
+        send_fresh(9, "alice-secret", 4),
+        401,
+        "dead after a failure"
+    );
+}
+
+#[test]
+fn unknown_user_and_wrong_password_look_the_same() {
+    let rig = Rig::new();
+    let shape = |res: &Response| {
+        let mut headers: Vec<(String, String)> = res.headers.clone();
+        for (name, value) in &mut headers {
+            if name == "WWW-Authenticate" {
+                *value = value.split("nonce=").next().unwrap().to_string();
+            }
+            if name == "From" || name == "To" || name == "Call-ID" {
+                *value = value.replace("mallory", "alice");
+            }
+        }
+        (res.code, headers)
+    };
+    let wrong = rig.register("alice", "not-her-password", 1, CONTACT, T0);
+    let unknown = rig.register("mallory", "whatever-1", 1, CONTACT, T0);
+    assert_eq!(shape(&wrong), shape(&unknown));
+}
+
+#[test]
+fn failures_over_the_limit_silence_the_address() {
+    let rig = Rig::new();
+    for n in 0..3 {
+        assert_eq!(
+            rig.register("alice", "bad-password", n * 2 + 1, CONTACT, T0)
+                .code,
+            401
+        );
+    }
+    assert!(
+        rig.send("alice", 20, CONTACT, T0).is_none(),
+        "dropped while backing off"
+    );
+    assert!(
+        rig.send("alice", 21, CONTACT, T0 + 61).is_some(),
+        "back after the back-off"
+    );
+}
+
+#[test]
+fn digest_user_must_match_to_user() {
+    let rig = Rig::new();
+    let nonce = nonce_of(&rig.send("bob", 1, CONTACT, T0).unwrap());
+    let res = rig
+        .send(
+            "bob",
+            2,
+            &format!(
+                "{}{CONTACT}",
+                auth("alice", "alice-secret", &nonce, 1, "MD5")
+            ),
+            T0,
+        )
+        .unwrap();
+    assert_eq!(res.code, 403);
+}
+
+#[test]
+fn disabled_clients_and_inactive_accounts_get_403_and_lose_bindings() {
+    let rig = Rig::new();
+    assert_eq!(
+        rig.register("alice", "alice-secret", 1, CONTACT, T0).code,
+        200
+    );
+    let alice = rig.store.client_by_login("alice").unwrap().unwrap();
+    assert_eq!(rig.store.binding_count(&alice.sid, 0), 1);
+    let disable = ClientChanges {
+        enabled: Some(false),
+        ..ClientChanges::default()
+    };
+    clients::update(
+        &rig.store,
+        &rig.root,
+        &rig.root.email,
+        &alice.sid.to_string(),
+        disable,
+        REALM,
+        0,
+    )
+    .unwrap();
+    assert_eq!(rig.store.binding_count(&alice.sid, 0), 0, "dropped at once");
+    assert_eq!(
+        rig.register("alice", "alice-secret", 3, CONTACT, T0).code,
+        403
+    );
+    let enable = ClientChanges {
+        enabled: Some(true),
+        ..ClientChanges::default()
+    };
+    clients::update(
+        &rig.store,
+        &rig.root,
+        &rig.root.email,
+        &alice.sid.to_string(),
+        enable,
+        REALM,
+        0,
+    )
+    .unwrap();
+    assert_eq!(
+        rig.register("alice", "alice-secret", 5, CONTACT, T0).code,
+        200
+    );
+
+    // A sub-account's client, then the sub-account's parent is suspended.
+    let new = accounts::NewAccount {
+        email: Email::parse("tenant@example.com").unwrap(),
+        password: Password::parse("password1").unwrap(),
+        friendly_name: None,
+        role: Some(Role::Administrator),
+        status: None,
+    };
+    let limits = accounts::Limits { max_depth: 16 };
+    let tenant = accounts::create(&rig.store, &rig.root, new, limits, 0)
+        .unwrap()
+        .account;
+    let phone = NewClient {
+        login: Login::parse("carol").unwrap(),
+        password: Password::parse_sip("carol-secret").unwrap(),
+        friendly_name: None,
+        enabled: None,
+        voice: VoiceChanges::default(),
+    };
+    let carol = clients::create(
+        &rig.store,
+        &rig.root,
+        &tenant.sid.to_string(),
+        phone,
+        REALM,
+        0,
+    )
+    .unwrap();
+    assert_eq!(
+        rig.register(
+            "carol",
+            "carol-secret",
+            1,
+            "Contact: <sip:carol@127.0.0.1:5064>\r\n",
+            T0
+        )
+        .code,
+        200
+    );
+    let suspend = accounts::AccountChanges {
+        status: Some(Status::Suspended),
+        ..Default::default()
+    };
+    accounts::update(&rig.store, &rig.root, &tenant.email, suspend, 0).unwrap();
+    assert_eq!(rig.store.binding_count(&carol.sid, 0), 0);
+    assert_eq!(
+        rig.register(
+            "carol",
+            "carol-secret",
+            3,
+            "Contact: <sip:carol@127.0.0.1:5064>\r\n",
+            T0
+        )
+        .code,
+        403
+    );
+    assert_eq!(
+        rig.store.binding_count(&alice.sid, 0),
+        1,
+        "other accounts keep theirs"
+    );
+}
+
+#[test]
+fn foreign_domains_and_required_extensions_are_refused() {
+    let rig = Rig::new();
+    let text = "REGISTER sip:other.example SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKa\r\nFrom: <sip:alice@pbx.test>;tag=1\r\n\
+                To: <sip:alice@pbx.test>\r\nCall-ID: x\r\nCSeq: 1 REGISTER\r\n\r\n";
+    let req = message::parse(text.as_bytes()).unwrap();
+    assert_eq!(
+        handle_register(&rig.reg, &rig.store, &req, rig.peer, T0)
+            .unwrap()
+            .code,
+        404
+    );
+    let loopback = text.replace("sip:other.example", "sip:127.0.0.1:5060");
+    let req = message::parse(loopback.as_bytes()).unwrap();
+    assert_eq!(
+        handle_register(&rig.reg, &rig.store, &req, rig.peer, T0)
+            .unwrap()
+            .code,
+        401,
+        "our address is our domain"
+    );
+    let required = rig.send("alice", 1, "Require: gruu\r\n", T0).unwrap();
+    assert_eq!(
+        (required.code, header(&required, "Unsupported")),
+        (420, vec!["gruu"])
+    );
+    let source: SocketAddr = rig.peer.addr;
+    assert!(
+        rig.reg.serves("PBX.TEST")
+            && rig.reg.serves("[::1]")
+            && !rig.reg.serves("10.9.9.9")
+            && source.port() == 5062
+    );
+}
