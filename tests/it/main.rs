@@ -4,5 +4,6 @@
 mod api_accounts;
 mod api_clients;
 mod durability;
+mod sip_register;
 mod startup;
 mod support;

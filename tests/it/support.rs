@@ -270,3 +270,194 @@ fn read_ready_line(child: &mut Child, dir: &Path) -> String {
             panic!("server did not print READY; stderr:\n{log}")
         })
 }
+
+/// A tiny SIP user agent over UDP or TCP, enough to drive the registrar like a phone.
+pub struct Phone {
+    udp: Option<std::net::UdpSocket>,
+    tcp: Option<BufReader<TcpStream>>,
+    server: SocketAddr,
+    /// The phone's own address (the Contact it registers).
+    pub local: SocketAddr,
+    pub user: String,
+    pub password: String,
+    cseq: u32,
+    call_id: String,
+    branch: u32,
+}
+
+impl Phone {
+    /// A phone on UDP.
+    pub fn udp(server: &TestServer, user: &str, password: &str) -> Phone {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let local = socket.local_addr().unwrap();
+        Phone::new(server.sip, Some(socket), None, local, user, password)
+    }
+
+    /// A phone on one TCP connection.
+    pub fn tcp(server: &TestServer, user: &str, password: &str) -> Phone {
+        let stream = TcpStream::connect(server.sip).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let local = stream.local_addr().unwrap();
+        Phone::new(
+            server.sip,
+            None,
+            Some(BufReader::new(stream)),
+            local,
+            user,
+            password,
+        )
+    }
+
+    fn new(
+        server: SocketAddr,
+        udp: Option<std::net::UdpSocket>,
+        tcp: Option<BufReader<TcpStream>>,
+        local: SocketAddr,
+        user: &str,
+        password: &str,
+    ) -> Phone {
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        Phone {
+            udp,
+            tcp,
+            server,
+            local,
+            user: user.to_string(),
+            password: password.to_string(),
+            cseq: 0,
+            call_id: format!(
+                "call-{}-{}@test",
+                std::process::id(),
+                CALLS.fetch_add(1, Ordering::SeqCst)
+            ),
+            branch: 0,
+        }
+    }
+
+    /// Builds a request with fresh CSeq and branch; `extra` lines end in CRLF.
+    pub fn request(&mut self, method: &str, extra: &str) -> String {
+        self.cseq += 1;
+        self.branch += 1;
+        let transport = if self.udp.is_some() { "UDP" } else { "TCP" };
+        format!(
+            "{method} sip:pbx.test SIP/2.0\r\nVia: SIP/2.0/{transport} {};branch=z9hG4bK{}-{};rport\r\nMax-Forwards: 70\r\n\
+             From: <sip:{}@pbx.test>;tag=ph{}\r\nTo: <sip:{}@pbx.test>\r\nCall-ID: {}\r\nCSeq: {} {method}\r\n\
+             User-Agent: test-phone/1.0\r\n{extra}Content-Length: 0\r\n\r\n",
+            self.local, self.call_id, self.branch, self.user, self.branch, self.user, self.call_id, self.cseq
+        )
+    }
+
+    /// Sends raw bytes.
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        match (&self.udp, &mut self.tcp) {
+            (Some(socket), _) => {
+                socket.send_to(bytes, self.server).unwrap();
+            }
+            (None, Some(stream)) => stream.get_mut().write_all(bytes).unwrap(),
+            (None, None) => unreachable!("a phone has a transport"),
+        }
+    }
+
+    /// Receives one response (`None` on timeout after `wait`).
+    pub fn recv(&mut self, wait: Duration) -> Option<String> {
+        match (&self.udp, &mut self.tcp) {
+            (Some(socket), _) => {
+                socket.set_read_timeout(Some(wait)).unwrap();
+                let mut buf = vec![0u8; 65_536];
+                let (len, _) = socket.recv_from(&mut buf).ok()?;
+                Some(String::from_utf8_lossy(&buf[..len]).into_owned())
+            }
+            (None, Some(stream)) => {
+                stream.get_ref().set_read_timeout(Some(wait)).unwrap();
+                let mut text = String::new();
+                loop {
+                    let mut line = String::new();
+                    if stream.read_line(&mut line).ok()? == 0 {
+                        return None;
+                    }
+                    let end = line == "\r\n";
+                    text.push_str(&line);
+                    if end {
+                        return Some(text);
+                    }
+                }
+            }
+            (None, None) => None,
+        }
+    }
+
+    /// Builds a request, sends it and waits for its response.
+    pub fn call(&mut self, method: &str, extra: &str) -> String {
+        let text = self.request(method, extra);
+        self.exchange(&text)
+    }
+
+    /// Builds a request and sends it without waiting.
+    pub fn fire(&mut self, method: &str, extra: &str) {
+        let text = self.request(method, extra);
+        self.send_raw(text.as_bytes());
+    }
+
+    /// Sends a request and waits for its response.
+    pub fn exchange(&mut self, text: &str) -> String {
+        self.send_raw(text.as_bytes());
+        self.recv(Duration::from_secs(5)).expect("a response")
+    }
+
+    /// The full flow: REGISTER, 401, REGISTER with credentials. Returns the final response.
+    pub fn register(&mut self, extra: &str) -> String {
+        let challenge = self.call("REGISTER", extra);
+        assert!(challenge.starts_with("SIP/2.0 401 "), "{challenge}");
+        let nonce = challenge
+            .split("nonce=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
+        let auth = self.authorization(&nonce, 1);
+        self.call("REGISTER", &format!("{auth}{extra}"))
+    }
+
+    /// An MD5 `Authorization` line for `nonce` and `nc`.
+    pub fn authorization(&self, nonce: &str, nc: u32) -> String {
+        use md5::Digest;
+        let hex = |data: String| {
+            md5::Md5::digest(data.as_bytes())
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        };
+        let ha1 = hex(format!("{}:pbx.test:{}", self.user, self.password));
+        let ha2 = hex("REGISTER:sip:pbx.test".to_string());
+        let response = hex(format!("{ha1}:{nonce}:{nc:08x}:abc:auth:{ha2}"));
+        format!(
+            "Authorization: Digest username=\"{}\", realm=\"pbx.test\", nonce=\"{nonce}\", uri=\"sip:pbx.test\", \
+             response=\"{response}\", algorithm=MD5, qop=auth, nc={nc:08x}, cnonce=\"abc\"\r\n",
+            self.user
+        )
+    }
+
+    /// The Contact line for this phone.
+    pub fn contact(&self, extra_params: &str) -> String {
+        let transport = if self.udp.is_some() { "udp" } else { "tcp" };
+        format!(
+            "Contact: <sip:{}@{};transport={transport}>{extra_params}\r\n",
+            self.user, self.local
+        )
+    }
+}
+
+/// The status code of a SIP response text.
+pub fn sip_status(text: &str) -> u16 {
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
+}
