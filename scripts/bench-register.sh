@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Authenticated-REGISTER benchmark of edgecomm with the shared SIPp harness
+# (../shared/tools/sip-bench/run.sh: REGISTER -> 401 -> REGISTER+MD5 -> 200, loopback only).
+#
+#   scripts/bench-register.sh            # edgecomm only
+#   KAMAILIO=1 scripts/bench-register.sh # also Kamailio 5.6 in the same run, same scenario
+#
+# Prints, per server: the maximum sustainable rate (ramp), p99 at half of it, and memory
+# after 10,000 bindings (edgecomm: RSS of its one process; Kamailio: PSS summed over its
+# processes), then the ratios. Knobs: NUSERS=10000 RAMP_SECS=10 PORT=25070 KPORT=25060.
+# Installs sip-tester (and kamailio with KAMAILIO=1) if missing. Takes about 5 minutes
+# per server on a 2-core box.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+bench=${BENCH:-$here/../shared/tools/sip-bench}
+nusers=${NUSERS:-10000}
+ramp_secs=${RAMP_SECS:-10}
+port=${PORT:-25070}
+kport=${KPORT:-25060}
+work=$(mktemp -d /tmp/edgecomm-bench.XXXXXX)
+export OUT_ROOT="$work/sipbench"
+
+need=""
+command -v sipp >/dev/null || need="$need sip-tester"
+[ "${KAMAILIO:-0}" = 1 ] && ! command -v kamailio >/dev/null && need="$need kamailio kamailio-sqlite-modules sqlite3"
+if [ -n "$need" ]; then
+  apt-get update >/dev/null || true
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $need >/dev/null
+fi
+(cd "$here" && cargo build --release --quiet)
+bin="$here/target/release/edgecomm"
+ls -l "$bin" | awk '{print "binary: " $5 " bytes"}'
+
+pid=""
+cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+last_line() { grep -E "$1" | tail -1; }
+field() { sed -nE "s/.*(^| )$1=([^ ]+).*/\2/p"; }
+
+# --- edgecomm
+# Same nice and autogroup as the harness gives sipp and Kamailio (its README, pitfall 11).
+echo -10 > /proc/self/autogroup 2>/dev/null || true
+nice -n -10 "$bin" --data-dir "$work/data" --http-listen 127.0.0.1:0 --sip-listen "127.0.0.1:$port" \
+  --sip-realm pbx.local --log-level warn >"$work/ready" 2>"$work/server.log" &
+pid=$!
+for _ in $(seq 100); do grep -q '^READY ' "$work/ready" 2>/dev/null && break; sleep 0.1; done
+http=$(sed -nE 's/^READY http=([^ ]+).*/\1/p' "$work/ready")
+sid=$(sed -n 's/^sid=//p' "$work/data/initial-credentials")
+token=$(sed -n 's/^auth_token=//p' "$work/data/initial-credentials")
+echo "edgecomm: $(cat "$work/ready"), RSS idle $(rss_kib "$pid") KiB"
+python3 "$here/scripts/provision.py" "$http" "$sid" "$token" "$nusers" "$work/users.csv"
+echo "edgecomm: RSS with $nusers clients $(rss_kib "$pid") KiB"
+export USERS_CSV="$work/users.csv" SERVER_PID="$pid"
+
+ramp=$("$bench/run.sh" 127.0.0.1 "$port" ramp "$ramp_secs" 2>&1 | tee "$work/ramp.log" | last_line '^max_register_tps=')
+e_max=$(field max_register_tps <<<"$ramp")
+echo "edgecomm ramp: $ramp"
+half=$(( e_max / 2 ))
+lat=$("$bench/run.sh" 127.0.0.1 "$port" "$half" "$ramp_secs" 2>&1 | tee "$work/half.log" | last_line '^register_tps=')
+e_p99=$(field p99_ms <<<"$lat")
+e_cpu=$(field server_cpu_pct <<<"$lat")
+echo "edgecomm at $half/s: $lat"
+# 10,000 bindings: each user once (SEQUENTIAL csv), at 2,000/s.
+"$bench/run.sh" 127.0.0.1 "$port" 2000 $(( nusers / 2000 )) >"$work/fill.log" 2>&1 || true
+bindings=$(curl -s -u "$sid:$token" "http://$http/2012-04-24/Accounts/$sid/Registrations.json?PageSize=1&Page=0" | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"])')
+e_rss=$(rss_kib "$pid")
+echo "edgecomm: $bindings bindings, RSS $e_rss KiB"
+kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""
+
+printf '\n%-10s %14s %10s %14s %18s\n' server max_reg_per_s p99_ms "cpu%@half" "mem_KiB@bindings"
+printf '%-10s %14s %10s %14s %18s\n' edgecomm "$e_max" "$e_p99" "$e_cpu" "$e_rss (RSS)"
+if [ -n "$e_cpu" ] && [ "$half" -gt 0 ]; then
+  awk -v c="$e_cpu" -v r="$half" 'BEGIN { printf "edgecomm CPU per 1,000 REGISTER/s: %.1f%% of one core\n", c * 1000 / r }'
+fi
+
+# --- Kamailio, same scenario, same box, same run
+if [ "${KAMAILIO:-0}" = 1 ]; then
+  unset SERVER_PID USERS_CSV
+  kam="$bench/kamailio.sh"
+  NUSERS="$nusers" "$kam" start "$kport" >/dev/null
+  kramp=$("$bench/run.sh" 127.0.0.1 "$kport" ramp "$ramp_secs" 2>&1 | tee "$work/k-ramp.log" | last_line '^max_register_tps=')
+  k_max=$(field max_register_tps <<<"$kramp")
+  khalf=$(( k_max / 2 ))
+  klat=$("$bench/run.sh" 127.0.0.1 "$kport" "$khalf" "$ramp_secs" 2>&1 | last_line '^register_tps=')
+  k_p99=$(field p99_ms <<<"$klat")
+  "$bench/run.sh" 127.0.0.1 "$kport" 2000 $(( nusers / 2000 )) >/dev/null 2>&1 || true
+  k_pss=0
+  for p in $("$kam" pids "$kport"); do
+    k_pss=$(( k_pss + $(awk '/^Pss:/ {s += $2} END {print s + 0}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0) ))
+  done
+  "$kam" stop "$kport" >/dev/null || true
+  printf '%-10s %14s %10s %14s %18s\n' kamailio "$k_max" "$k_p99" "-" "$k_pss (PSS sum)"
+  awk -v a="$e_max" -v b="$k_max" -v m="$e_rss" -v n="$k_pss" \
+    'BEGIN { if (b > 0 && n > 0) printf "ratios edgecomm/kamailio: rate %.2f, memory %.2f\n", a / b, m / n }'
+fi
+echo "logs: $work"
