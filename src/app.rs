@@ -64,7 +64,7 @@ impl AppState {
             Registrar::new(&config.realm, config.sip, limiter(), transport::is_local_ip)?;
         Ok(AppState {
             limiter: limiter(),
-            sip: SipService::new(registrar),
+            sip: SipService::new(registrar, u64::try_from(unix_now()).unwrap_or(0)),
             store,
             config,
         })

@@ -920,3 +920,135 @@ mod clients {
         assert!(problems[0].contains("ghost"));
     }
 }
+
+mod bindings {
+    use super::*;
+    use crate::domain::clients::{self, NewClient, VoiceChanges};
+    use crate::domain::Login;
+    use crate::store::records::BindingRecord;
+
+    fn binding(
+        client: &crate::store::records::ClientRecord,
+        contact: &str,
+        expires_at: i64,
+    ) -> BindingRecord {
+        BindingRecord {
+            client: client.sid,
+            contact: contact.to_string(),
+            q: None,
+            expires_at,
+            call_id: "c".into(),
+            cseq: 1,
+            source: "127.0.0.1:5060".into(),
+            transport: "UDP".into(),
+            user_agent: None,
+            registered_at: NOW,
+        }
+    }
+
+    fn phone(
+        world: &World,
+        owner: &AccountRecord,
+        login: &str,
+    ) -> crate::store::records::ClientRecord {
+        let new = NewClient {
+            login: Login::parse(login).unwrap(),
+            password: Password::parse_sip("phone-pass1").unwrap(),
+            friendly_name: None,
+            enabled: None,
+            voice: VoiceChanges::default(),
+        };
+        clients::create(
+            &world.store,
+            &world.root,
+            &owner.sid.to_string(),
+            new,
+            "r",
+            NOW,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_sweeper_removes_only_expired_bindings() {
+        let world = World::new();
+        let alice = phone(&world, &world.root, "alice");
+        world
+            .store
+            .update_bindings(&alice.sid, |list| {
+                list.push(binding(&alice, "sip:a@1", NOW + 10));
+                list.push(binding(&alice, "sip:a@2", NOW + 100));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(world.store.binding_count(&alice.sid, NOW), 2);
+        assert_eq!(
+            world.store.binding_count(&alice.sid, NOW + 10),
+            1,
+            "expired ones stop counting at once"
+        );
+        assert_eq!(world.store.purge_expired_bindings(NOW + 10).unwrap(), 1);
+        assert_eq!(world.store.bindings(&alice.sid).len(), 1);
+        assert_eq!(world.store.purge_expired_bindings(NOW + 100).unwrap(), 1);
+        assert!(world.store.bindings(&alice.sid).is_empty());
+        assert_eq!(
+            world.store.load_bindings(NOW).unwrap(),
+            0,
+            "the tree followed the map"
+        );
+    }
+
+    #[test]
+    fn loading_keeps_live_bindings_and_drops_leftovers() {
+        let world = World::new();
+        let tenant = world.create(&world.root, "t@example.com", Role::Administrator);
+        let alice = phone(&world, &world.root, "alice");
+        let bob = phone(&world, &world.root, "bob");
+        let carol = phone(&world, &tenant, "carol");
+        for (client, contact) in [(&alice, "sip:a@1"), (&bob, "sip:b@1"), (&carol, "sip:c@1")] {
+            world
+                .store
+                .update_bindings(&client.sid, |list| {
+                    list.push(binding(client, contact, NOW + 100));
+                    Ok(())
+                })
+                .unwrap();
+        }
+        // Leftovers a crash could leave: bindings written after their client lost the right.
+        world
+            .store
+            .update_bindings(&alice.sid, |list| {
+                list.push(binding(&alice, "sip:a@old", NOW - 1));
+                Ok(())
+            })
+            .unwrap();
+        clients::delete(
+            &world.store,
+            &world.root,
+            &world.root.email,
+            &bob.sid.to_string(),
+        )
+        .unwrap();
+        world
+            .store
+            .update_bindings(&bob.sid, |list| {
+                list.push(binding(&bob, "sip:b@1", NOW + 100));
+                Ok(())
+            })
+            .unwrap();
+        world
+            .set_status(&world.root, &tenant, Status::Suspended)
+            .unwrap();
+        world
+            .store
+            .update_bindings(&carol.sid, |list| {
+                list.push(binding(&carol, "sip:c@1", NOW + 100));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(world.store.load_bindings(NOW).unwrap(), 1);
+        assert_eq!(world.store.bindings(&alice.sid).len(), 1);
+        assert!(world.store.bindings(&bob.sid).is_empty());
+        assert!(world.store.bindings(&carol.sid).is_empty());
+    }
+}

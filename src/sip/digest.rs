@@ -138,8 +138,11 @@ pub fn expected_response(
 /// What a nonce turned out to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NonceCheck {
-    /// Ours, for this address, and young enough.
-    Valid,
+    /// Ours, for this address, and young enough; minted at this Unix second.
+    Valid {
+        /// When it was minted.
+        minted: u64,
+    },
     /// Ours and for this address, but older than [`NONCE_LIFETIME_SECS`].
     Stale,
     /// Not ours, altered, or minted for another address.
@@ -176,7 +179,7 @@ pub fn check_nonce(secret: &[u8; 32], nonce: &str, source: IpAddr, now: u64) -> 
     if now.saturating_sub(minted) > NONCE_LIFETIME_SECS {
         return NonceCheck::Stale;
     }
-    NonceCheck::Valid
+    NonceCheck::Valid { minted }
 }
 
 fn nonce_mac(secret: &[u8; 32], source: IpAddr, stamp_and_salt: &[u8]) -> [u8; 16] {
@@ -332,8 +335,14 @@ mod tests {
             mint_nonce(&secret, ip, 1000, [2; 8]),
             "salted: unique per challenge"
         );
-        assert_eq!(check_nonce(&secret, &nonce, ip, 1000), NonceCheck::Valid);
-        assert_eq!(check_nonce(&secret, &nonce, ip, 1300), NonceCheck::Valid);
+        assert_eq!(
+            check_nonce(&secret, &nonce, ip, 1000),
+            NonceCheck::Valid { minted: 1000 }
+        );
+        assert_eq!(
+            check_nonce(&secret, &nonce, ip, 1300),
+            NonceCheck::Valid { minted: 1000 }
+        );
         assert_eq!(check_nonce(&secret, &nonce, ip, 1301), NonceCheck::Stale);
         assert_eq!(
             check_nonce(&secret, &nonce, "192.0.2.2".parse().unwrap(), 1000),

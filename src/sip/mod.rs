@@ -7,15 +7,16 @@
 //! (REGISTER), `transport` (UDP and TCP).
 
 pub mod digest;
+pub mod generations;
 pub mod message;
 pub mod registrar;
 pub mod transport;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 
 use crate::store::Store;
+use generations::Generations;
 use message::{Message, Response, StartLine};
 use registrar::{Peer, Registrar, Transport};
 
@@ -41,11 +42,14 @@ const KNOWN_METHODS: &[&str] = &[
 /// How long a UDP response is kept for retransmissions: 64·T1 (RFC 3261 §17.2.2).
 const CACHE_SECS: u64 = 32;
 
+/// Responses kept per cache generation: about 5 MB at most for both generations.
+const CACHE_CAPACITY: usize = 4096;
+
 /// The SIP service: the registrar and the UDP retransmission cache.
 pub struct SipService {
     /// REGISTER processing.
     pub registrar: Registrar,
-    cache: Mutex<HashMap<CacheKey, (u64, Vec<u8>)>>,
+    cache: Mutex<Generations<CacheKey, Vec<u8>>>,
 }
 
 /// A request's identity for retransmission matching (RFC 3261 §17.2.3): source, top Via
@@ -60,10 +64,10 @@ struct CacheKey {
 
 impl SipService {
     /// A service around a registrar.
-    pub fn new(registrar: Registrar) -> SipService {
+    pub fn new(registrar: Registrar, now: u64) -> SipService {
         SipService {
             registrar,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Generations::new(CACHE_CAPACITY, CACHE_SECS, now)),
         }
     }
 
@@ -88,15 +92,16 @@ impl SipService {
         if method == "ACK" {
             return None; // ACK is never answered (RFC 3261 §17).
         }
-        let key = (peer.transport == Transport::Udp)
-            .then(|| cache_key(&req, peer.addr))
-            .flatten();
+        // Only answers to credentialed requests need the cache: re-evaluating them would fail
+        // the nonce's nc check; anything else gives the same answer when re-evaluated.
+        let cached = peer.transport == Transport::Udp && req.header("Authorization").is_some();
+        let key = cached.then(|| cache_key(&req, peer.addr)).flatten();
         if let Some(key) = &key {
             let cache = self
                 .cache
                 .lock()
                 .unwrap_or_else(|poison| poison.into_inner());
-            if let Some((_, bytes)) = cache.get(key) {
+            if let Some(bytes) = cache.get(key) {
                 return Some(bytes.clone());
             }
         }
@@ -107,13 +112,7 @@ impl SipService {
                 .cache
                 .lock()
                 .unwrap_or_else(|poison| poison.into_inner());
-            if cache.len() >= 20_000 {
-                cache.retain(|_, (at, _)| *at + CACHE_SECS > now);
-                if cache.len() >= 20_000 {
-                    cache.clear();
-                }
-            }
-            cache.insert(key, (now, bytes.clone()));
+            cache.insert(key, bytes.clone(), now);
         }
         Some(bytes)
     }

@@ -17,6 +17,7 @@ use crate::crypto;
 use crate::domain::{http_date, Status};
 use crate::error::{Error, Result};
 use crate::sip::digest::{self, Algorithm, Credentials, NonceCheck};
+use crate::sip::generations::Generations;
 use crate::sip::message::{Message, NameAddr, Response, SipUri, StartLine};
 use crate::store::records::{BindingRecord, ClientRecord};
 use crate::store::Store;
@@ -75,7 +76,7 @@ impl Registrar {
             realm: realm.to_string(),
             settings,
             secret: crypto::random_bytes()?,
-            nonces: NonceTracker::default(),
+            nonces: NonceTracker::new(0),
             limiter,
             is_local,
             local_hosts: Mutex::new(HashMap::new()),
@@ -391,11 +392,13 @@ fn authenticate(
         (_, false, _) => return fail("unknown_user"),
         _ => return fail("wrong_password"),
     };
-    if nonce_state == NonceCheck::Stale {
+    let NonceCheck::Valid { minted } = nonce_state else {
         return challenge(true);
-    }
-    if !reg.nonces.commit(&creds.nonce, creds.nc, now) {
-        return fail("nonce_replay");
+    };
+    match reg.nonces.commit(&creds.nonce, minted, creds.nc, now) {
+        NonceUseCheck::Fresh => {}
+        NonceUseCheck::Forgotten => return challenge(true),
+        NonceUseCheck::Replay => return fail("nonce_replay"),
     }
     reg.limiter.record_success(peer.addr.ip());
     Ok(Authenticated::Client(Box::new(client)))
@@ -491,41 +494,70 @@ fn parse_cseq(text: &str) -> Result<u32> {
     }
 }
 
-/// Which nonces were used with which `nc`, and which died after a failed response. Bounded:
-/// entries older than a nonce's life are forgotten when it grows.
-#[derive(Default)]
+/// Which nonces were used with which `nc`, and which died after a failed response, in a
+/// bounded two-generation map (see `sip::generations`): a flood cannot grow it, and every
+/// operation is O(1). A nonce minted before the map's horizon may have lost its record, so
+/// its use is answered with a fresh nonce (`stale=true`) rather than trusted.
 pub struct NonceTracker {
-    uses: Mutex<HashMap<String, NonceUse>>,
+    uses: Mutex<Generations<u64, NonceUse>>,
 }
+
+/// Nonce records per generation: about 2 MB at most for both.
+const NONCE_CAPACITY: usize = 32_768;
 
 #[derive(Clone, Copy)]
 struct NonceUse {
     last_nc: u32,
     dead: bool,
-    seen: u64,
+}
+
+/// What the tracker says about one use of a nonce.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NonceUseCheck {
+    /// First use, or a growing `nc`: recorded.
+    Fresh,
+    /// A dead nonce, or an `nc` that did not grow.
+    Replay,
+    /// Minted before the horizon: its record may be gone, ask for a new nonce.
+    Forgotten,
 }
 
 impl NonceTracker {
-    /// Records a successful use; false when the nonce is dead or `nc` did not grow (a replay).
-    /// Without qop there is no `nc`: such a nonce is good for one use.
-    pub fn commit(&self, nonce: &str, nc: Option<u32>, now: u64) -> bool {
+    /// An empty tracker.
+    pub fn new(now: u64) -> NonceTracker {
+        NonceTracker {
+            uses: Mutex::new(Generations::new(
+                NONCE_CAPACITY,
+                digest::NONCE_LIFETIME_SECS / 2,
+                now,
+            )),
+        }
+    }
+
+    /// Records a successful use of a nonce minted at `minted`. Without qop there is no `nc`:
+    /// such a nonce is good for one use.
+    pub fn commit(&self, nonce: &str, minted: u64, nc: Option<u32>, now: u64) -> NonceUseCheck {
         let nc = nc.unwrap_or(1);
+        let key = nonce_key(nonce);
         let mut uses = self
             .uses
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
-        Self::prune(&mut uses, now);
-        let entry = uses.entry(nonce.to_string()).or_insert(NonceUse {
-            last_nc: 0,
-            dead: false,
-            seen: now,
-        });
-        if entry.dead || nc <= entry.last_nc {
-            return false;
+        match uses.get(&key).copied() {
+            Some(entry) if entry.dead || nc <= entry.last_nc => NonceUseCheck::Replay,
+            None if minted <= uses.horizon() => NonceUseCheck::Forgotten,
+            _ => {
+                uses.insert(
+                    key,
+                    NonceUse {
+                        last_nc: nc,
+                        dead: false,
+                    },
+                    now,
+                );
+                NonceUseCheck::Fresh
+            }
         }
-        entry.last_nc = nc;
-        entry.seen = now;
-        true
     }
 
     /// Kills a nonce after a failed response.
@@ -534,22 +566,23 @@ impl NonceTracker {
             .uses
             .lock()
             .unwrap_or_else(|poison| poison.into_inner());
-        Self::prune(&mut uses, now);
         uses.insert(
-            nonce.to_string(),
+            nonce_key(nonce),
             NonceUse {
                 last_nc: u32::MAX,
                 dead: true,
-                seen: now,
             },
+            now,
         );
     }
+}
 
-    fn prune(uses: &mut HashMap<String, NonceUse>, now: u64) {
-        if uses.len() >= 100_000 {
-            uses.retain(|_, entry| entry.seen + digest::NONCE_LIFETIME_SECS + 5 > now);
-        }
-    }
+/// Nonces are signed by us, so a fixed-key hash of one cannot be steered by a peer.
+fn nonce_key(nonce: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    nonce.hash(&mut hasher);
+    hasher.finish()
 }
 
 #[cfg(test)]

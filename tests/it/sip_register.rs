@@ -452,3 +452,26 @@ fn an_address_over_the_failure_limit_is_ignored() {
         200
     );
 }
+
+#[test]
+fn phones_register_over_ipv6() {
+    if std::net::UdpSocket::bind("[::1]:0").is_err() {
+        // Some containers have no IPv6 loopback at all; there is nothing to listen on then.
+        eprintln!("skipped: no IPv6 loopback on this machine");
+        return;
+    }
+    let dir = unique_dir("sip-ipv6");
+    let server = TestServer::start_in_with_sip(dir, CONFIG, "[::1]:0");
+    add_client(&server, &server.root_sid, "alice", "alice-secret");
+    for mut phone in [
+        Phone::udp(&server, "alice", "alice-secret"),
+        Phone::tcp(&server, "alice", "alice-secret"),
+    ] {
+        let ok = {
+            let contact = phone.contact("");
+            phone.register(&contact)
+        };
+        assert_eq!(sip_status(&ok), 200, "{ok}");
+        assert!(ok.contains("received=::1"), "{ok}");
+    }
+}

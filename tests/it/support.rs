@@ -78,13 +78,18 @@ impl TestServer {
     /// Starts a server in `dir` with extra top-level config JSON merged in (`extra` is an
     /// object literal).
     pub fn start_in(dir: PathBuf, extra: &str) -> TestServer {
+        TestServer::start_in_with_sip(dir, extra, "127.0.0.1:0")
+    }
+
+    /// Like [`TestServer::start_in`], with SIP on `sip_listen`.
+    pub fn start_in_with_sip(dir: PathBuf, extra: &str, sip_listen: &str) -> TestServer {
         let mut config: serde_json::Value = serde_json::from_str(extra).expect("extra config");
         config["data_dir"] = dir.join("data").to_string_lossy().into();
         config["http"] = serde_json::json!({"listen": "127.0.0.1:0", "workers": 2});
         if config.get("sip").is_none() {
             config["sip"] = serde_json::json!({});
         }
-        config["sip"]["listen"] = "127.0.0.1:0".into();
+        config["sip"]["listen"] = sip_listen.into();
         std::fs::write(dir.join("config.json"), config.to_string()).expect("write config");
         let stderr = std::fs::OpenOptions::new()
             .create(true)
@@ -288,7 +293,12 @@ pub struct Phone {
 impl Phone {
     /// A phone on UDP.
     pub fn udp(server: &TestServer, user: &str, password: &str) -> Phone {
-        let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let any = if server.sip.is_ipv6() {
+            "[::1]:0"
+        } else {
+            "127.0.0.1:0"
+        };
+        let socket = std::net::UdpSocket::bind(any).unwrap();
         socket
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();

@@ -602,3 +602,26 @@ fn foreign_domains_and_required_extensions_are_refused() {
             && source.port() == 5062
     );
 }
+
+#[test]
+fn a_nonce_older_than_the_trackers_horizon_is_renewed_not_trusted() {
+    let rig = Rig::new();
+    rig.register("alice", "alice-secret", 1, CONTACT, T0); // first record at T0
+    let old_nonce = nonce_of(&rig.send("bob", 1, CONTACT, T0 + 100).unwrap());
+    rig.register("alice", "alice-secret", 3, CONTACT, T0 + 160); // rotates by age
+    rig.register("alice", "alice-secret", 5, CONTACT, T0 + 320); // rotates again: horizon T0 + 160
+                                                                 // Still within its 300 s life, but its record could be gone: ask for a fresh nonce.
+    let res = rig
+        .send(
+            "bob",
+            2,
+            &format!(
+                "{}{CONTACT}",
+                auth("bob", "bob-secret", &old_nonce, 1, "MD5")
+            ),
+            T0 + 321,
+        )
+        .unwrap();
+    assert_eq!(res.code, 401);
+    assert!(header(&res, "WWW-Authenticate")[0].ends_with("stale=true"));
+}

@@ -1,0 +1,99 @@
+//! A bounded map for soft state that only matters for a while (nonce uses, retransmission
+//! answers): two generations of a `HashMap`, the older one dropped whole when the newer one
+//! is full or old enough.
+//!
+//! Every operation is O(1) amortised and memory never exceeds two full generations, even in
+//! a flood. Entries inserted at or after [`Generations::horizon`] are guaranteed to be still
+//! there; older ones may be gone, and callers must treat "absent" accordingly (the nonce
+//! tracker then asks for a fresh nonce).
+
+use std::collections::HashMap;
+use std::hash::Hash;
+
+/// Two generations of a map, rotated by size and by age.
+pub struct Generations<K, V> {
+    current: HashMap<K, V>,
+    previous: HashMap<K, V>,
+    current_started: u64,
+    previous_started: u64,
+    capacity: usize,
+    max_age: u64,
+}
+
+impl<K: Hash + Eq, V> Generations<K, V> {
+    /// Each generation holds at most `capacity` entries and lives at most `max_age` seconds.
+    pub fn new(capacity: usize, max_age: u64, now: u64) -> Generations<K, V> {
+        Generations {
+            current: HashMap::new(),
+            previous: HashMap::new(),
+            current_started: now,
+            previous_started: now,
+            capacity,
+            max_age,
+        }
+    }
+
+    /// Everything inserted at or after this time is still present.
+    pub fn horizon(&self) -> u64 {
+        self.previous_started
+    }
+
+    /// Looks in both generations, newest first.
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.current.get(key).or_else(|| self.previous.get(key))
+    }
+
+    /// Inserts into the current generation, rotating first when it is full or too old.
+    pub fn insert(&mut self, key: K, value: V, now: u64) {
+        if self.current.len() >= self.capacity || now >= self.current_started + self.max_age {
+            self.previous = std::mem::take(&mut self.current);
+            self.previous_started = self.current_started;
+            self.current_started = now;
+        }
+        self.current.insert(key, value);
+    }
+
+    /// Entries held, both generations.
+    pub fn len(&self) -> usize {
+        self.current.len() + self.previous.len()
+    }
+
+    /// True when nothing is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rotates_by_size_and_age_and_keeps_the_horizon_promise() {
+        let mut map = Generations::new(2, 10, 100);
+        map.insert(1, "a", 100);
+        map.insert(2, "b", 101);
+        assert_eq!(map.horizon(), 100);
+        map.insert(3, "c", 102); // full: rotate
+        assert_eq!((map.get(&1), map.get(&3)), (Some(&"a"), Some(&"c")));
+        assert_eq!(map.horizon(), 100);
+        map.insert(4, "d", 103);
+        map.insert(5, "e", 104); // full again: 1 and 2 are gone
+        assert_eq!(map.get(&1), None);
+        assert_eq!(map.horizon(), 102);
+        assert_eq!(map.get(&3), Some(&"c"));
+        map.insert(6, "f", 120); // too old: rotate by age
+        assert_eq!(map.len(), 2);
+        assert!(map.len() <= 4, "never more than two generations");
+    }
+
+    #[test]
+    fn a_flood_costs_constant_memory() {
+        let mut map = Generations::new(1000, 300, 0);
+        for key in 0..1_000_000u64 {
+            map.insert(key, (), 1);
+        }
+        assert!(map.len() <= 2000);
+        assert!(map.get(&999_999).is_some());
+    }
+}
