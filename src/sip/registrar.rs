@@ -398,7 +398,19 @@ fn authenticate(
     match reg.nonces.commit(&creds.nonce, minted, creds.nc, now) {
         NonceUseCheck::Fresh => {}
         NonceUseCheck::Forgotten => return challenge(true),
-        NonceUseCheck::Replay => return fail("nonce_replay"),
+        NonceUseCheck::Replay => {
+            // Refused, but not counted against the address: the digest was right, so this is
+            // no password guess. Overloaded phones retransmit, and a retransmission whose
+            // cached answer was evicted arrives here; banning the phone for that would turn
+            // a load spike into an outage.
+            log::info!(
+                "auth replay refused: user={} source={} (not counted)",
+                creds.username,
+                peer.addr
+            );
+            reg.nonces.kill(&creds.nonce, now);
+            return challenge(false);
+        }
     }
     reg.limiter.record_success(peer.addr.ip());
     Ok(Authenticated::Client(Box::new(client)))
