@@ -86,8 +86,8 @@ pub const SETTINGS: &[Setting] = &[
     },
     Setting {
         key: "sip.udp_workers",
-        default: "2",
-        help: "threads reading the UDP socket (1-64)",
+        default: "4",
+        help: "threads reading the UDP socket (1-64); more than cores helps (benchmark)",
     },
     Setting {
         key: "sip.tcp_max_connections",

@@ -230,12 +230,6 @@ fn register(
         Authenticated::Client(client) => *client,
         Authenticated::Answer(res) => return Ok(res),
     };
-    if !may_register(store, &client)? {
-        return Err(Error::Forbidden(
-            "client disabled or account not active".to_string(),
-        ));
-    }
-
     let changes = contact_changes(reg, req)?;
     let changes = match changes {
         Contacts::TooBrief => {
@@ -250,8 +244,9 @@ fn register(
         .map(|ua| ua.chars().take(256).collect::<String>());
     let now_secs = i64::try_from(now).unwrap_or(i64::MAX);
     let bindings = store.update_bindings(&client.sid, |list| {
-        // Re-checked under the bindings lock, so a concurrent disable or suspension (which drops
-        // bindings after its commit, under the same lock) cannot be outrun.
+        // Checked under the bindings lock (and only here: it costs two reads), so a concurrent
+        // disable or suspension, which drops bindings after its commit under the same lock,
+        // cannot be outrun.
         if !may_register(store, &client)? {
             return Err(Error::Forbidden(
                 "client disabled or account not active".to_string(),
