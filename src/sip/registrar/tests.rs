@@ -625,3 +625,72 @@ fn a_nonce_older_than_the_trackers_horizon_is_renewed_not_trusted() {
     assert_eq!(res.code, 401);
     assert!(header(&res, "WWW-Authenticate")[0].ends_with("stale=true"));
 }
+
+#[test]
+fn suspending_an_ancestor_drops_a_grandchild_accounts_bindings() {
+    let rig = Rig::new();
+    let limits = accounts::Limits { max_depth: 16 };
+    let mut parent = rig.root.clone();
+    let mut chain = Vec::new();
+    for level in 0..3 {
+        let new = accounts::NewAccount {
+            email: Email::parse(&format!("level{level}@example.com")).unwrap(),
+            password: Password::parse("password1").unwrap(),
+            friendly_name: None,
+            role: Some(Role::Administrator),
+            status: None,
+        };
+        parent = accounts::create(&rig.store, &parent, new, limits, 0)
+            .unwrap()
+            .account;
+        chain.push(parent.clone());
+    }
+    let phone = NewClient {
+        login: Login::parse("deep").unwrap(),
+        password: Password::parse_sip("deep-secret").unwrap(),
+        friendly_name: None,
+        enabled: None,
+        voice: VoiceChanges::default(),
+    };
+    let deep = clients::create(
+        &rig.store,
+        &rig.root,
+        &chain[2].sid.to_string(),
+        phone,
+        REALM,
+        0,
+    )
+    .unwrap();
+    assert_eq!(
+        rig.register(
+            "deep",
+            "deep-secret",
+            1,
+            "Contact: <sip:deep@127.0.0.1:5070>\r\n",
+            T0
+        )
+        .code,
+        200
+    );
+    let suspend = accounts::AccountChanges {
+        status: Some(Status::Suspended),
+        ..Default::default()
+    };
+    accounts::update(&rig.store, &rig.root, &chain[0].email, suspend, 0).unwrap();
+    assert_eq!(
+        rig.store.binding_count(&deep.sid, 0),
+        0,
+        "three levels down, dropped at once"
+    );
+    assert_eq!(
+        rig.register(
+            "deep",
+            "deep-secret",
+            3,
+            "Contact: <sip:deep@127.0.0.1:5070>\r\n",
+            T0
+        )
+        .code,
+        403
+    );
+}
