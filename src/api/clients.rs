@@ -70,7 +70,7 @@ pub fn create(
         client.login,
         client.account
     );
-    Ok(ctx.ok(format::one(ctx.format, NAMES, &repr(&client, state, ctx))))
+    Ok(render(&client, state, ctx))
 }
 
 /// `GET …/Clients/{ClientSid}`.
@@ -82,7 +82,7 @@ pub fn get(
     client_id: &str,
 ) -> Result<ApiResponse> {
     let client = clients::find(&state.store, caller, account_id, client_id)?;
-    Ok(ctx.ok(format::one(ctx.format, NAMES, &repr(&client, state, ctx))))
+    Ok(render(&client, state, ctx))
 }
 
 /// `POST`/`PUT …/Clients/{ClientSid}`: every parameter but `Login`.
@@ -124,7 +124,7 @@ pub fn update(
         client.login,
         caller.sid
     );
-    Ok(ctx.ok(format::one(ctx.format, NAMES, &repr(&client, state, ctx))))
+    Ok(render(&client, state, ctx))
 }
 
 /// `DELETE …/Clients/{ClientSid}`: 200 with the deleted client's representation.
@@ -142,7 +142,7 @@ pub fn delete(
         client.login,
         caller.sid
     );
-    Ok(ctx.ok(format::one(ctx.format, NAMES, &repr(&client, state, ctx))))
+    Ok(render(&client, state, ctx))
 }
 
 fn voice(form: &mut Params) -> Result<VoiceChanges> {
@@ -159,6 +159,10 @@ fn voice(form: &mut Params) -> Result<VoiceChanges> {
         })?,
         application_sid: form.optional("VoiceApplicationSid", clients::parse_application_sid)?,
     })
+}
+
+fn render(client: &ClientRecord, state: &AppState, ctx: &Ctx<'_>) -> ApiResponse {
+    ctx.ok(format::one(ctx.format, NAMES, &repr(client, state, ctx)))
 }
 
 /// The public representation of a client: never the password, never an HA1.

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::support::{sip_status, unique_dir, Phone, TestServer};
+use crate::support::{nonce_of, sip_status, unique_dir, Phone, TestServer};
 
 const CONFIG: &str = r#"{"sip": {"realm": "pbx.test"}, "auth": {"max_failures": 5}}"#;
 
@@ -223,14 +223,7 @@ fn a_replayed_authorization_is_refused_but_a_retransmission_is_answered() {
         let contact = phone.contact("");
         phone.call("REGISTER", &contact)
     };
-    let nonce = challenge
-        .split("nonce=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let nonce = nonce_of(&challenge);
     let auth = phone.authorization(&nonce, 1);
     let request = phone.request("REGISTER", &format!("{auth}{}", phone.contact("")));
     let first = phone.exchange(&request);

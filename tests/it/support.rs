@@ -423,14 +423,7 @@ impl Phone {
     pub fn register(&mut self, extra: &str) -> String {
         let challenge = self.call("REGISTER", extra);
         assert!(challenge.starts_with("SIP/2.0 401 "), "{challenge}");
-        let nonce = challenge
-            .split("nonce=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_string();
+        let nonce = nonce_of(&challenge);
         let auth = self.authorization(&nonce, 1);
         self.call("REGISTER", &format!("{auth}{extra}"))
     }
@@ -470,4 +463,13 @@ pub fn sip_status(text: &str) -> u16 {
         .nth(1)
         .and_then(|code| code.parse().ok())
         .unwrap_or(0)
+}
+
+/// The nonce of the first challenge in a 401 response text.
+pub fn nonce_of(challenge: &str) -> String {
+    let after = challenge
+        .split("nonce=\"")
+        .nth(1)
+        .expect("a challenge with a nonce");
+    after.split('"').next().unwrap_or_default().to_string()
 }
