@@ -145,6 +145,36 @@ fn spawn_sweeper(state: Arc<AppState>) -> Result<std::thread::JoinHandle<()>> {
         })?)
 }
 
+/// `edgecomm export`: the whole store as JSON, to `out` (mode 0600: it holds password hashes
+/// and HA1 values) or to stdout. The server must be stopped: sled allows one process.
+pub fn export(config: &Config, out: Option<&str>, bindings: bool) -> Result<()> {
+    let db = config.data_dir.join("db");
+    if !db.exists() {
+        return Err(Error::Io(std::io::Error::other(format!(
+            "no data in {}",
+            config.data_dir.display()
+        ))));
+    }
+    let store = Store::open(&db, config.cache_bytes)?;
+    let document = crate::store::backup::export(&store, bindings)?;
+    match out {
+        Some(path) => write_private(Path::new(path), &String::from_utf8_lossy(&document)),
+        None => {
+            std::io::stdout().write_all(&document)?;
+            Ok(())
+        }
+    }
+}
+
+/// `edgecomm import FILE`: loads an export into an empty data directory.
+pub fn import(config: &Config, file: &str) -> Result<crate::store::backup::Imported> {
+    let bytes = fs::read(file)
+        .map_err(|err| Error::Io(std::io::Error::other(format!("cannot read {file}: {err}"))))?;
+    fs::create_dir_all(&config.data_dir)?;
+    let store = Store::open(&config.data_dir.join("db"), config.cache_bytes)?;
+    crate::store::backup::import(&store, &bytes)
+}
+
 /// Runs the store's invariant check for `edgecomm check`.
 pub fn check(config: Config) -> Result<Vec<String>> {
     let state = AppState::open(config)?;

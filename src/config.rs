@@ -178,6 +178,22 @@ pub enum Command {
     Serve(Config),
     /// Check the store's invariants and exit.
     Check(Config),
+    /// Write the store as a JSON document to `out` (stdout when `None`).
+    Export {
+        /// Where the data is.
+        config: Config,
+        /// Output file.
+        out: Option<String>,
+        /// Include the bindings (soft state).
+        bindings: bool,
+    },
+    /// Load a JSON document into an empty store.
+    Import {
+        /// Where the data goes.
+        config: Config,
+        /// The export file.
+        file: String,
+    },
     /// Print this text and exit successfully.
     Print(String),
 }
@@ -196,6 +212,9 @@ pub fn load(
     let mut config_path = None;
     let mut flags = Vec::new();
     let mut subcommand = None;
+    let mut out = None;
+    let mut bindings = false;
+    let mut import_file = None;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -210,6 +229,7 @@ pub fn load(
                     env!("CARGO_PKG_VERSION")
                 )))
             }
+            "--bindings" => bindings = true,
             _ if name.starts_with('-') => {
                 let value = match inline {
                     Some(value) => value,
@@ -220,6 +240,8 @@ pub fn load(
                 };
                 if name == "--config" {
                     config_path = Some(value);
+                } else if name == "--out" {
+                    out = Some(value);
                 } else {
                     let key = SETTINGS
                         .iter()
@@ -229,7 +251,12 @@ pub fn load(
                     flags.push((key, value));
                 }
             }
-            "serve" | "check" if subcommand.is_none() => subcommand = Some(name.to_string()),
+            "serve" | "check" | "export" | "import" if subcommand.is_none() => {
+                subcommand = Some(name.to_string())
+            }
+            _ if subcommand.as_deref() == Some("import") && import_file.is_none() => {
+                import_file = Some(arg.clone())
+            }
             _ => return Err(format!("unexpected argument {arg:?} (see --help)")),
         }
     }
@@ -266,8 +293,20 @@ pub fn load(
     }
 
     let config = Config::from_values(&values)?;
+    if (out.is_some() || bindings) && subcommand.as_deref() != Some("export") {
+        return Err("--out and --bindings go with export".to_string());
+    }
     match subcommand.as_deref() {
         Some("check") => Ok(Command::Check(config)),
+        Some("export") => Ok(Command::Export {
+            config,
+            out,
+            bindings,
+        }),
+        Some("import") => {
+            let file = import_file.ok_or("import needs the export file: edgecomm import FILE")?;
+            Ok(Command::Import { config, file })
+        }
         _ => Ok(Command::Serve(config)),
     }
 }
@@ -387,7 +426,11 @@ pub fn help() -> String {
     let mut out = String::from(
         "edgecomm: Restcomm-compatible management API and SIP registrar for PBX appliances\n\n\
          USAGE:\n    edgecomm [serve] [OPTIONS]   run the server (default)\n    \
-         edgecomm check [OPTIONS]     verify the store's indexes and invariants, then exit\n\n\
+         edgecomm check [OPTIONS]     verify the store's indexes and invariants, then exit\n    \
+         edgecomm export [--out FILE] [--bindings] [OPTIONS]\n                                  \
+         write every account and client (and binding) as JSON (stdout by default)\n    \
+         edgecomm import FILE [OPTIONS]\n                                  \
+         load an export into an empty data directory\n\n\
          OPTIONS:\n    --config PATH                 JSON config file (also EDGECOMM_CONFIG)\n    \
          -h, --help                    print this help\n    \
          -V, --version                 print the version\n",

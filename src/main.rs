@@ -36,6 +36,36 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Export {
+            config,
+            out,
+            bindings,
+        } => {
+            init_logging(&config);
+            match app::export(&config, out.as_deref(), bindings) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => {
+                    eprintln!("edgecomm: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Import { config, file } => {
+            init_logging(&config);
+            match app::import(&config, &file) {
+                Ok(done) => {
+                    println!(
+                        "imported {} accounts, {} clients, {} bindings",
+                        done.accounts, done.clients, done.bindings
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(err) => {
+                    eprintln!("edgecomm: {err}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Check(config) => {
             init_logging(&config);
             match app::check(config) {

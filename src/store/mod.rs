@@ -10,12 +10,14 @@
 //! so a cascade scans under the lock and then commits everything it found in one transaction.
 //! Reads never take the lock.
 
+pub mod backup;
 pub mod check;
 pub mod keys;
 pub mod records;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -31,6 +33,10 @@ const SCHEMA_VERSION: u32 = 1;
 /// Handles to every tree, plus the write lock.
 pub struct Store {
     db: sled::Db,
+    /// `b"schema_version"` → u32 BE; `b"seq_floor"` → u64 BE (see `next_seq`).
+    meta: sled::Tree,
+    /// Added to sled's id generator: an import raises it above the imported sequence numbers.
+    seq_floor: AtomicU64,
     /// Account id → `AccountRecord`.
     accounts: sled::Tree,
     /// Case-folded email ++ 0xFF → account id. Unique.
@@ -107,7 +113,15 @@ impl Store {
                 }
             }
         }
+        let seq_floor = match meta.get(b"seq_floor")? {
+            Some(bytes) => <[u8; 8]>::try_from(bytes.as_ref())
+                .map(u64::from_be_bytes)
+                .map_err(|_| Error::Corrupt("seq_floor".to_string()))?,
+            None => 0,
+        };
         Ok(Store {
+            meta,
+            seq_floor: AtomicU64::new(seq_floor),
             accounts: db.open_tree("accounts")?,
             account_emails: db.open_tree("account_emails")?,
             account_children: db.open_tree("account_children")?,
@@ -271,7 +285,14 @@ impl Store {
 
     /// A fresh, strictly increasing sequence number (survives restarts).
     pub fn next_seq(&self) -> Result<u64> {
-        Ok(self.db.generate_id()?)
+        Ok(self.db.generate_id()? + self.seq_floor.load(Ordering::SeqCst))
+    }
+
+    /// Makes every later sequence number at least `floor` (after an import).
+    pub fn set_seq_floor(&self, _guard: &WriteGuard<'_>, floor: u64) -> Result<()> {
+        self.meta.insert(b"seq_floor", &floor.to_be_bytes())?;
+        self.seq_floor.store(floor, Ordering::SeqCst);
+        Ok(())
     }
 
     /// Makes every write so far durable.
@@ -503,7 +524,7 @@ impl ClientKeys {
     }
 }
 
-fn abort<T>(err: Error) -> std::result::Result<T, ConflictableTransactionError<Error>> {
+pub(crate) fn abort<T>(err: Error) -> std::result::Result<T, ConflictableTransactionError<Error>> {
     Err(ConflictableTransactionError::Abort(err))
 }
 

@@ -3,6 +3,7 @@
 
 mod api_accounts;
 mod api_clients;
+mod backup;
 mod durability;
 mod sip_register;
 mod startup;
