@@ -2,11 +2,9 @@
 //! sight, paging and the Login filter, reach rules, the close cascade, kill -9, and a replay
 //! of the requests a Restcomm SDK sends.
 
-use std::process::Command;
-
 use md5::Digest;
 
-use crate::support::{basic, binary, TestServer};
+use crate::support::{basic, edgecomm, TestServer};
 
 const REALM: &str = "pbx.test";
 const CONFIG: &str = r#"{"sip": {"realm": "pbx.test"}}"#;
@@ -469,7 +467,7 @@ fn acknowledged_client_writes_survive_kill_9() {
         200
     );
     let dir = server.kill9();
-    let check = Command::new(binary())
+    let check = edgecomm()
         .arg("check")
         .arg("--config")
         .arg(dir.join("config.json"))

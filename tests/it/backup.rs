@@ -2,13 +2,13 @@
 //! same document, nothing secret is in it, and bad imports are refused with a clear error.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
-use crate::support::{binary, sip_status, unique_dir, Phone, TestServer};
+use crate::support::{edgecomm, sip_status, unique_dir, Phone, TestServer};
 
-fn edgecomm(args: &[&str], data_dir: &Path) -> Output {
-    Command::new(binary())
+fn run(args: &[&str], data_dir: &Path) -> Output {
+    edgecomm()
         .args(args)
         .arg("--data-dir")
         .arg(data_dir)
@@ -67,7 +67,7 @@ fn export_import_export_round_trips_without_secrets() {
     let data = dir.join("data");
 
     let first = dir.join("first.json");
-    succeeds(&edgecomm(
+    succeeds(&run(
         &["export", "--bindings", "--out", first.to_str().unwrap()],
         &data,
     ));
@@ -94,17 +94,17 @@ fn export_import_export_round_trips_without_secrets() {
     }
 
     let restored = unique_dir("backup-restored");
-    let report = succeeds(&edgecomm(
+    let report = succeeds(&run(
         &["import", first.to_str().unwrap()],
         &restored.join("data"),
     ));
     assert_eq!(report.trim(), "imported 2 accounts, 2 clients, 1 bindings");
-    let second = succeeds(&edgecomm(&["export", "--bindings"], &restored.join("data")));
+    let second = succeeds(&run(&["export", "--bindings"], &restored.join("data")));
     assert_eq!(second, document, "export, import, export: identical");
-    succeeds(&edgecomm(&["check"], &restored.join("data")));
+    succeeds(&run(&["check"], &restored.join("data")));
 
     // Importing twice, an unknown version, or junk: refused, and the directory keeps its data.
-    let again = edgecomm(&["import", first.to_str().unwrap()], &restored.join("data"));
+    let again = run(&["import", first.to_str().unwrap()], &restored.join("data"));
     assert!(!again.status.success());
     assert!(String::from_utf8_lossy(&again.stderr).contains("already holds data"));
     let future = dir.join("future.json");
@@ -113,7 +113,7 @@ fn export_import_export_round_trips_without_secrets() {
         document.replacen("\"version\": 1", "\"version\": 99", 1),
     )
     .unwrap();
-    let refused = edgecomm(
+    let refused = run(
         &["import", future.to_str().unwrap()],
         &unique_dir("backup-future").join("data"),
     );
@@ -123,7 +123,7 @@ fn export_import_export_round_trips_without_secrets() {
     );
     let junk = dir.join("junk.json");
     std::fs::write(&junk, "{\"format\": \"something-else\"}").unwrap();
-    let refused = edgecomm(
+    let refused = run(
         &["import", junk.to_str().unwrap()],
         &unique_dir("backup-junk").join("data"),
     );

@@ -1,8 +1,6 @@
 //! Crash-only durability: every acknowledged write survives SIGKILL with its indexes intact.
 
-use std::process::Command;
-
-use crate::support::{basic, binary, TestServer};
+use crate::support::{basic, edgecomm, TestServer};
 
 #[test]
 fn acknowledged_writes_survive_kill_9() {
@@ -45,7 +43,7 @@ fn acknowledged_writes_survive_kill_9() {
     // Kill at once after the last 2xx: nothing gets a chance to flush in the background.
     let dir = server.kill9();
 
-    let check = Command::new(binary())
+    let check = edgecomm()
         .arg("check")
         .arg("--config")
         .arg(dir.join("config.json"))

@@ -1,9 +1,9 @@
 //! Start-up behaviour of the real binary: first-start credentials, READY, configuration
 //! sources and their errors, the lock on the data directory.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
-use crate::support::{basic, binary, unique_dir, TestServer};
+use crate::support::{basic, edgecomm, unique_dir, TestServer};
 
 #[test]
 fn first_start_creates_a_private_credentials_file_that_works() {
@@ -55,7 +55,7 @@ fn restart_keeps_the_first_administrator() {
 
 #[test]
 fn help_lists_every_flag() {
-    let out = Command::new(binary()).arg("--help").output().unwrap();
+    let out = edgecomm().arg("--help").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     for flag in [
@@ -122,7 +122,7 @@ fn configuration_errors_stop_the_start_with_one_named_line() {
         ),
     ];
     for (args, env, named) in cases {
-        let out = Command::new(binary())
+        let out = edgecomm()
             .args(&args)
             .envs(env)
             .arg("--data-dir")
@@ -144,7 +144,7 @@ fn configuration_errors_stop_the_start_with_one_named_line() {
 #[test]
 fn environment_variables_configure_the_server() {
     let dir = unique_dir("env");
-    let mut child = Command::new(binary())
+    let mut child = edgecomm()
         .env("EDGECOMM_DATA_DIR", dir.join("envdata"))
         .env("EDGECOMM_HTTP_LISTEN", "127.0.0.1:0")
         .env("EDGECOMM_SIP_LISTEN", "127.0.0.1:0")
@@ -170,7 +170,7 @@ fn environment_variables_configure_the_server() {
 #[test]
 fn a_second_process_on_the_same_data_directory_is_refused() {
     let server = TestServer::start("locked");
-    let out = Command::new(binary())
+    let out = edgecomm()
         .arg("--config")
         .arg(server.dir.join("config.json"))
         .stdout(Stdio::null())

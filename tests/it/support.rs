@@ -16,6 +16,22 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_edgecomm")
 }
 
+/// A command that runs the binary under test. Under emulation (the ARM CI, where qemu-user
+/// runs the tests and the kernel cannot exec an ARM binary by itself), the server is started
+/// through the runner named by `EDGECOMM_TEST_RUNNER` (`.ci/cross-arm.sh` sets it).
+pub fn edgecomm() -> Command {
+    let runner = std::env::var("EDGECOMM_TEST_RUNNER").unwrap_or_default();
+    let mut parts = runner.split_whitespace();
+    match parts.next() {
+        Some(program) => {
+            let mut command = Command::new(program);
+            command.args(parts).arg(binary());
+            command
+        }
+        None => Command::new(binary()),
+    }
+}
+
 /// A fresh, empty directory for one test.
 pub fn unique_dir(name: &str) -> PathBuf {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -96,7 +112,7 @@ impl TestServer {
             .append(true)
             .open(dir.join("stderr.log"))
             .expect("log file");
-        let mut child = Command::new(binary())
+        let mut child = edgecomm()
             .arg("--config")
             .arg(dir.join("config.json"))
             .env_remove("EDGECOMM_CONFIG")
