@@ -123,11 +123,43 @@ impl App {
         println!("READY http={http_addr} sip={sip_text}");
         let _ = std::io::stdout().flush();
         notify_systemd("READY=1");
+        if let Some(watchdog) = spawn_watchdog(self.state.clone())? {
+            workers.push(watchdog);
+        }
         for worker in workers {
             let _ = worker.join();
         }
         Ok(())
     }
+}
+
+/// When systemd asks for a watchdog (`WATCHDOG_USEC`, for this process), pings it at half the
+/// interval, but only while the store answers a read: a wedged store stops the pings, and
+/// systemd restarts the service (crash-only, so that loses nothing acknowledged).
+fn spawn_watchdog(state: Arc<AppState>) -> Result<Option<std::thread::JoinHandle<()>>> {
+    let Some(usec) = std::env::var("WATCHDOG_USEC")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    else {
+        return Ok(None);
+    };
+    let for_us = std::env::var("WATCHDOG_PID")
+        .ok()
+        .and_then(|pid| pid.parse::<u32>().ok())
+        .is_none_or(|pid| pid == std::process::id());
+    if !for_us || usec == 0 {
+        return Ok(None);
+    }
+    let period = std::time::Duration::from_micros(usec / 2);
+    let thread = std::thread::Builder::new()
+        .name("watchdog".to_string())
+        .spawn(move || loop {
+            if state.store.is_empty().is_ok() {
+                notify_systemd("WATCHDOG=1");
+            }
+            std::thread::sleep(period);
+        })?;
+    Ok(Some(thread))
 }
 
 /// Removes expired bindings every 30 seconds (they are hidden from answers as soon as they

@@ -185,3 +185,34 @@ fn a_second_process_on_the_same_data_directory_is_refused() {
         "the first keeps serving"
     );
 }
+
+#[test]
+fn systemd_is_told_ready_and_then_fed_the_watchdog() {
+    let dir = unique_dir("sd-notify");
+    let socket_path = dir.join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut child = edgecomm()
+        .env("NOTIFY_SOCKET", &socket_path)
+        .env("WATCHDOG_USEC", "200000")
+        .env("EDGECOMM_DATA_DIR", dir.join("data"))
+        .env("EDGECOMM_HTTP_LISTEN", "127.0.0.1:0")
+        .env("EDGECOMM_SIP_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let mut receive = || {
+        let len = socket.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..len]).into_owned()
+    };
+    let first = receive();
+    let second = receive();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(first, "READY=1");
+    assert_eq!(second, "WATCHDOG=1");
+}
