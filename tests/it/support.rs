@@ -22,14 +22,17 @@ pub fn binary() -> &'static str {
 pub fn edgecomm() -> Command {
     let runner = std::env::var("EDGECOMM_TEST_RUNNER").unwrap_or_default();
     let mut parts = runner.split_whitespace();
-    match parts.next() {
+    let mut command = match parts.next() {
         Some(program) => {
             let mut command = Command::new(program);
             command.args(parts).arg(binary());
             command
         }
         None => Command::new(binary()),
-    }
+    };
+    // edgecomm refuses unknown EDGECOMM_* variables, as it should: do not pass this one on.
+    command.env_remove("EDGECOMM_TEST_RUNNER");
+    command
 }
 
 /// A fresh, empty directory for one test.
