@@ -118,3 +118,38 @@ fn acknowledged_writes_survive_kill_9() {
         401
     );
 }
+
+#[test]
+fn sigterm_right_after_a_2xx_loses_nothing() {
+    let server = TestServer::start("sigterm");
+    let root = server.root_sid.clone();
+    let mut logins = Vec::new();
+    for n in 0..10 {
+        let login = format!("term{n}");
+        let reply = server.root(
+            "POST",
+            &format!("/2012-04-24/Accounts/{root}/Clients.json"),
+            &format!("Login={login}&Password=phone-pass{n}"),
+        );
+        assert_eq!(reply.status, 200);
+        logins.push(login);
+    }
+    // No signal handler: SIGTERM ends the process at once. Crash-only is safe because every
+    // 2xx followed a flush.
+    let dir = server.terminate();
+    let server = TestServer::start_in(dir, "{}");
+    let list = server
+        .root(
+            "GET",
+            &format!("/2012-04-24/Accounts/{root}/Clients.json"),
+            "",
+        )
+        .json();
+    let found: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["login"].as_str().unwrap())
+        .collect();
+    assert_eq!(found, logins);
+}

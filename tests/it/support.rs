@@ -161,6 +161,18 @@ impl TestServer {
         self.dir.clone()
     }
 
+    /// Stops the server with SIGTERM, as systemd does, and returns its directory.
+    pub fn terminate(mut self) -> PathBuf {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill(1)");
+        assert!(status.success());
+        let _ = self.child.wait();
+        self.dir.clone()
+    }
+
     /// `Authorization` value for the root Administrator.
     pub fn root_auth(&self) -> String {
         basic(&self.root_sid, &self.root_token)
