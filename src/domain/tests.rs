@@ -1052,3 +1052,120 @@ mod bindings {
         assert!(world.store.bindings(&carol.sid).is_empty());
     }
 }
+
+mod record_cache {
+    use super::*;
+    use crate::domain::clients::{self, ClientChanges, NewClient, VoiceChanges};
+    use crate::domain::Login;
+
+    #[test]
+    fn the_registrars_cached_view_follows_every_write() {
+        let world = World::new();
+        let tenant = world.create(&world.root, "t@example.com", Role::Administrator);
+        let new = |login: &str| NewClient {
+            login: Login::parse(login).unwrap(),
+            password: Password::parse_sip("phone-pass1").unwrap(),
+            friendly_name: None,
+            enabled: None,
+            voice: VoiceChanges::default(),
+        };
+        let alice = clients::create(
+            &world.store,
+            &world.root,
+            &tenant.email,
+            new("alice"),
+            "r",
+            NOW,
+        )
+        .unwrap();
+        let cached = world.store.auth_by_login("alice").unwrap().unwrap();
+        assert!(cached.enabled);
+        assert_eq!(
+            world
+                .store
+                .auth_by_sid(&alice.sid)
+                .unwrap()
+                .unwrap()
+                .ha1_md5,
+            alice.ha1_md5
+        );
+        assert_eq!(
+            world.store.account_status(&tenant.sid).unwrap(),
+            Some(Status::Active)
+        );
+
+        let disable = ClientChanges {
+            enabled: Some(false),
+            ..ClientChanges::default()
+        };
+        clients::update(
+            &world.store,
+            &world.root,
+            &tenant.email,
+            &alice.sid.to_string(),
+            disable,
+            "r",
+            NOW,
+        )
+        .unwrap();
+        assert!(!world.store.auth_by_login("alice").unwrap().unwrap().enabled);
+        assert!(
+            !world
+                .store
+                .auth_by_sid(&alice.sid)
+                .unwrap()
+                .unwrap()
+                .enabled
+        );
+
+        let rekey = ClientChanges {
+            password: Some(Password::parse_sip("other-pass2").unwrap()),
+            ..ClientChanges::default()
+        };
+        let rekeyed = clients::update(
+            &world.store,
+            &world.root,
+            &tenant.email,
+            &alice.sid.to_string(),
+            rekey,
+            "r",
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(
+            world.store.auth_by_login("alice").unwrap().unwrap().ha1_md5,
+            rekeyed.ha1_md5
+        );
+
+        world
+            .set_status(&world.root, &tenant, Status::Suspended)
+            .unwrap();
+        assert_eq!(
+            world.store.account_status(&tenant.sid).unwrap(),
+            Some(Status::Suspended)
+        );
+
+        clients::delete(
+            &world.store,
+            &world.root,
+            &tenant.email,
+            &alice.sid.to_string(),
+        )
+        .unwrap();
+        assert!(world.store.auth_by_login("alice").unwrap().is_none());
+        assert!(world.store.auth_by_sid(&alice.sid).unwrap().is_none());
+        let again = clients::create(
+            &world.store,
+            &world.root,
+            &world.root.email,
+            new("alice"),
+            "r",
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(
+            world.store.auth_by_login("alice").unwrap().unwrap().sid,
+            again.sid
+        );
+    }
+}

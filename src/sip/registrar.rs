@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::sip::digest::{self, Algorithm, Credentials, NonceCheck};
 use crate::sip::generations::Generations;
 use crate::sip::message::{Message, NameAddr, Response, SipUri, StartLine};
-use crate::store::records::{BindingRecord, ClientRecord};
+use crate::store::records::{BindingRecord, ClientAuth};
 use crate::store::Store;
 
 /// How a request arrived.
@@ -227,7 +227,7 @@ fn register(
     };
 
     let client = match authenticate(reg, store, req, peer, now, &aor_user)? {
-        Authenticated::Client(client) => *client,
+        Authenticated::Client(client) => client,
         Authenticated::Answer(res) => return Ok(res),
     };
     let changes = contact_changes(reg, req)?;
@@ -322,7 +322,7 @@ fn register(
 }
 
 enum Authenticated {
-    Client(Box<ClientRecord>),
+    Client(std::sync::Arc<ClientAuth>),
     Answer(Response),
 }
 
@@ -365,7 +365,7 @@ fn authenticate(
             &creds.nonce,
         )))
     };
-    let client = store.client_by_login(&creds.username)?;
+    let client = store.auth_by_login(&creds.username)?;
     let ha1 = client
         .as_ref()
         .filter(|client| client.realm == reg.realm)
@@ -408,18 +408,17 @@ fn authenticate(
         }
     }
     reg.limiter.record_success(peer.addr.ip());
-    Ok(Authenticated::Client(Box::new(client)))
+    Ok(Authenticated::Client(client))
 }
 
 /// A client may register when it is enabled and its account is active (an active account's
-/// ancestors are all active: the cascade keeps that invariant).
-fn may_register(store: &Store, client: &ClientRecord) -> Result<bool> {
-    let Some(fresh) = store.client(&client.sid)? else {
+/// ancestors are all active: the cascade keeps that invariant). Reads the store's current
+/// view (its cache is cleared by every account or client write), not the caller's copy.
+fn may_register(store: &Store, client: &ClientAuth) -> Result<bool> {
+    let Some(fresh) = store.auth_by_sid(&client.sid)? else {
         return Ok(false);
     };
-    let account_active = store
-        .account(&fresh.account)?
-        .is_some_and(|account| account.status == Status::Active);
+    let account_active = store.account_status(&fresh.account)? == Some(Status::Active);
     Ok(fresh.enabled && account_active)
 }
 

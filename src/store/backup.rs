@@ -152,7 +152,7 @@ pub fn import(store: &Store, bytes: &[u8]) -> Result<Imported> {
         .max()
         .unwrap_or(0);
     store.set_seq_floor(&guard, next)?;
-    store.flush()?;
+    store.written()?;
     Ok(Imported {
         accounts: document.accounts.len(),
         clients: document.clients.len(),

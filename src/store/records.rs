@@ -79,6 +79,40 @@ pub struct ClientRecord {
     pub updated: i64,
 }
 
+/// What the registrar needs of a client, on every REGISTER: no display fields, no voice URLs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientAuth {
+    /// The client.
+    pub sid: ClientSid,
+    /// Its account.
+    pub account: AccountSid,
+    /// Its login.
+    pub login: String,
+    /// False when disabled.
+    pub enabled: bool,
+    /// The realm of the HA1 values.
+    pub realm: String,
+    /// MD5 HA1.
+    pub ha1_md5: String,
+    /// SHA-256 HA1.
+    pub ha1_sha256: String,
+}
+
+impl ClientAuth {
+    /// The registrar's view of a stored client.
+    pub fn of(record: &ClientRecord) -> ClientAuth {
+        ClientAuth {
+            sid: record.sid,
+            account: record.account,
+            login: record.login.clone(),
+            enabled: record.enabled,
+            realm: record.realm.clone(),
+            ha1_md5: record.ha1_md5.clone(),
+            ha1_sha256: record.ha1_sha256.clone(),
+        }
+    }
+}
+
 /// One registration binding of a client (soft state, RFC 3261 §10).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BindingRecord {
