@@ -4,7 +4,7 @@
 
 use md5::Digest;
 
-use crate::support::{basic, edgecomm, TestServer};
+use crate::support::{assert_store_consistent, basic, TestServer};
 
 const REALM: &str = "pbx.test";
 const CONFIG: &str = r#"{"sip": {"realm": "pbx.test"}}"#;
@@ -467,17 +467,7 @@ fn acknowledged_client_writes_survive_kill_9() {
         200
     );
     let dir = server.kill9();
-    let check = edgecomm()
-        .arg("check")
-        .arg("--config")
-        .arg(dir.join("config.json"))
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
-    );
+    assert_store_consistent(&dir);
 
     let server = TestServer::start_in(dir, CONFIG);
     let list = server

@@ -1,6 +1,6 @@
 //! Crash-only durability: every acknowledged write survives SIGKILL with its indexes intact.
 
-use crate::support::{basic, edgecomm, TestServer};
+use crate::support::{assert_store_consistent, basic, TestServer};
 
 #[test]
 fn acknowledged_writes_survive_kill_9() {
@@ -43,21 +43,7 @@ fn acknowledged_writes_survive_kill_9() {
     // Kill at once after the last 2xx: nothing gets a chance to flush in the background.
     let dir = server.kill9();
 
-    let check = edgecomm()
-        .arg("check")
-        .arg("--config")
-        .arg(dir.join("config.json"))
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&check.stdout).trim(),
-        "store is consistent"
-    );
+    assert_store_consistent(&dir);
 
     let server = TestServer::start_in(dir, "{}");
     let list = server.root("GET", "/2012-04-24/Accounts.json", "");

@@ -271,6 +271,20 @@ impl Drop for TestServer {
     }
 }
 
+/// Runs `edgecomm check` on a stopped server's directory and asserts the store is consistent.
+#[track_caller]
+pub fn assert_store_consistent(dir: &Path) {
+    let check = edgecomm()
+        .arg("check")
+        .arg("--config")
+        .arg(dir.join("config.json"))
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert!(check.status.success(), "{report}");
+    assert_eq!(report.trim(), "store is consistent");
+}
+
 /// `Basic` credentials.
 pub fn basic(user: &str, secret: &str) -> String {
     format!(
