@@ -85,7 +85,7 @@ impl App {
         ensure_admin(&state)?;
         let kept = state.store.load_bindings(unix_now())?;
         log::info!("{kept} registrations restored");
-        let http = http::bind(state.config.http_listen)?;
+        let http = http::bind(state.config.http_listen, &state.config.http)?;
         let sip = state.config.sip_listen.map(transport::bind).transpose()?;
         Ok(App {
             state: Arc::new(state),

@@ -40,6 +40,26 @@ pub const SETTINGS: &[Setting] = &[
         help: "HTTP worker threads (1-64)",
     },
     Setting {
+        key: "http.max_connections",
+        default: "256",
+        help: "HTTP connections open at once; more get 503 (1-65536)",
+    },
+    Setting {
+        key: "http.max_connections_per_address",
+        default: "64",
+        help: "HTTP connections open at once from one address; more get 503",
+    },
+    Setting {
+        key: "http.idle_timeout_secs",
+        default: "30",
+        help: "HTTP connections idle this long are closed (also the longest wait on a write)",
+    },
+    Setting {
+        key: "http.request_timeout_secs",
+        default: "10",
+        help: "a request's head and body must arrive within this from its first byte (else 408)",
+    },
+    Setting {
         key: "store.cache_bytes",
         default: "16777216",
         help: "database page cache in bytes (1 MiB - 1 GiB)",
@@ -95,9 +115,19 @@ pub const SETTINGS: &[Setting] = &[
         help: "concurrent SIP TCP connections (1-65536)",
     },
     Setting {
+        key: "sip.tcp_max_per_address",
+        default: "32",
+        help: "concurrent SIP TCP connections from one address",
+    },
+    Setting {
         key: "sip.idle_timeout_secs",
         default: "30",
         help: "SIP TCP connections idle this long are closed",
+    },
+    Setting {
+        key: "sip.message_timeout_secs",
+        default: "10",
+        help: "a SIP message over TCP must arrive whole within this from its first byte",
     },
     Setting {
         key: "sip.realm",
@@ -130,6 +160,8 @@ pub struct Config {
     pub http_listen: SocketAddr,
     /// Number of HTTP worker threads.
     pub http_workers: usize,
+    /// Bounds on HTTP connections.
+    pub http: HttpSettings,
     /// sled page cache size.
     pub cache_bytes: u64,
     /// Log level.
@@ -152,6 +184,19 @@ pub struct Config {
     pub auth_backoff_secs: u64,
 }
 
+/// Bounds on HTTP connections (SPEC.md §6): slow or idle clients cannot hold them for ever.
+#[derive(Clone, Copy, Debug)]
+pub struct HttpSettings {
+    /// Connections open at once.
+    pub max_connections: usize,
+    /// Connections open at once from one IP address.
+    pub max_per_address: usize,
+    /// Longest wait for a read or a write, seconds.
+    pub idle_timeout_secs: u64,
+    /// A request's head and body must arrive within this many seconds of its first byte.
+    pub request_timeout_secs: u64,
+}
+
 /// Registrar limits and transport sizes (SPEC.md §4, §6).
 #[derive(Clone, Copy, Debug)]
 pub struct SipSettings {
@@ -167,6 +212,10 @@ pub struct SipSettings {
     pub udp_workers: usize,
     /// Concurrent TCP connections.
     pub tcp_max_connections: usize,
+    /// Concurrent TCP connections from one IP address.
+    pub tcp_max_per_address: usize,
+    /// A message over TCP must arrive whole within this many seconds of its first byte.
+    pub message_timeout_secs: u64,
     /// Idle TCP connections are closed after this many seconds.
     pub idle_timeout_secs: u64,
 }
@@ -329,6 +378,9 @@ impl Config {
                 .filter(|n| (min..=max).contains(n))
                 .ok_or_else(|| bad(key, &format!("a whole number from {min} to {max}")))
         };
+        let count = |key: &str, min: u64, max: u64| -> Result<usize, String> {
+            usize::try_from(number(key, min, max)?).map_err(|_| format!("{key} is too large"))
+        };
         let data_dir = get("data_dir");
         if data_dir.is_empty() {
             return Err(bad("data_dir", "a directory path"));
@@ -348,6 +400,12 @@ impl Config {
                 .map_err(|_| bad("http.listen", "an address such as 127.0.0.1:8080"))?,
             http_workers: usize::try_from(number("http.workers", 1, 64)?)
                 .map_err(|_| bad("http.workers", "a small number"))?,
+            http: HttpSettings {
+                max_connections: count("http.max_connections", 1, 65_536)?,
+                max_per_address: count("http.max_connections_per_address", 1, 65_536)?,
+                idle_timeout_secs: number("http.idle_timeout_secs", 1, 3600)?,
+                request_timeout_secs: number("http.request_timeout_secs", 1, 3600)?,
+            },
             cache_bytes: number("store.cache_bytes", 1 << 20, 1 << 30)?,
             log_level,
             admin_email: Email::parse(get("accounts.admin_email"))
@@ -388,6 +446,8 @@ fn sip_settings(
         max_contacts: count("sip.max_contacts", 1, 100)?,
         udp_workers: count("sip.udp_workers", 1, 64)?,
         tcp_max_connections: count("sip.tcp_max_connections", 1, 65_536)?,
+        tcp_max_per_address: count("sip.tcp_max_per_address", 1, 65_536)?,
+        message_timeout_secs: number("sip.message_timeout_secs", 1, 3600)?,
         idle_timeout_secs: number("sip.idle_timeout_secs", 1, 3600)?,
     };
     if settings.min_expires > settings.max_expires {

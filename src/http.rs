@@ -11,10 +11,11 @@ use std::net::SocketAddr;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::api::{self, ApiRequest, ApiResponse, MAX_BODY_BYTES};
 use crate::app::{unix_now, AppState};
+use crate::config::HttpSettings;
 use crate::error::{Error, Result};
 
 /// A bound HTTP listener, not yet serving.
@@ -23,8 +24,13 @@ pub struct HttpServer {
     addr: SocketAddr,
 }
 
+/// Largest request head (request line and headers); a larger one gets 431.
+const MAX_HEAD_BYTES: usize = 16 * 1024;
+
 /// Binds the HTTP listener; port 0 picks a free port, reported by [`HttpServer::local_addr`].
-pub fn bind(addr: SocketAddr) -> Result<HttpServer> {
+/// `limits` bound the connections (tiny_http runs a thread per connection, so these bound the
+/// threads too): see `vendor/tiny_http/VENDORED.md`.
+pub fn bind(addr: SocketAddr, limits: &HttpSettings) -> Result<HttpServer> {
     let fail = |err: String| {
         Error::Io(std::io::Error::other(format!(
             "cannot listen for HTTP on {addr}: {err}"
@@ -32,8 +38,18 @@ pub fn bind(addr: SocketAddr) -> Result<HttpServer> {
     };
     let listener = std::net::TcpListener::bind(addr).map_err(|err| fail(err.to_string()))?;
     set_nodelay_inherited(&listener).map_err(|err| fail(err.to_string()))?;
-    let server =
-        tiny_http::Server::from_listener(listener, None).map_err(|err| fail(err.to_string()))?;
+    let limits = tiny_http::ConnectionLimits {
+        max_connections: limits.max_connections,
+        max_per_address: limits.max_per_address,
+        idle_timeout: Some(Duration::from_secs(limits.idle_timeout_secs)),
+        request_timeout: Some(Duration::from_secs(limits.request_timeout_secs)),
+        max_head_bytes: MAX_HEAD_BYTES,
+        // The body is read with the head, under the request deadline, so a slow body holds
+        // its connection's thread, never one of the workers.
+        eager_body_bytes: MAX_BODY_BYTES,
+    };
+    let server = tiny_http::Server::from_listener_with_limits(listener, None, limits)
+        .map_err(|err| fail(err.to_string()))?;
     let addr = server
         .server_addr()
         .to_ip()

@@ -2,16 +2,19 @@
 //!
 //! UDP: `sip.udp_workers` threads read one socket (cloned handles), hand each datagram to
 //! `SipService::handle_message`, and send the answer to the source address. TCP: an accept
-//! thread and one thread per connection, at most `sip.tcp_max_connections`; messages are cut
-//! by Content-Length, CRLF keep-alives are answered (RFC 5626 §4.4.1), an idle connection is
-//! closed after `sip.idle_timeout_secs`, and a framing error closes that connection only.
+//! thread and one thread per connection, at most `sip.tcp_max_connections` in all and
+//! `sip.tcp_max_per_address` from one address; messages are cut by Content-Length, CRLF
+//! keep-alives are answered (RFC 5626 §4.4.1), an idle connection is closed after
+//! `sip.idle_timeout_secs`, a message begun must be whole within `sip.message_timeout_secs`
+//! (so a sender of a byte a second cannot hold a connection), and a framing error closes that
+//! connection only.
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::app::{unix_now, AppState};
 use crate::error::{Error, Result};
@@ -109,8 +112,40 @@ fn udp_loop(state: &AppState, socket: &UdpSocket) {
     }
 }
 
+/// Open TCP connections, in all and per address.
+#[derive(Default)]
+struct OpenConnections {
+    total: usize,
+    per_address: HashMap<IpAddr, usize>,
+}
+
+impl OpenConnections {
+    fn try_open(&mut self, ip: IpAddr, max_total: usize, max_per_address: usize) -> bool {
+        let from_ip = self.per_address.entry(ip).or_insert(0);
+        if self.total >= max_total || *from_ip >= max_per_address {
+            if *from_ip == 0 {
+                self.per_address.remove(&ip);
+            }
+            return false;
+        }
+        *from_ip += 1;
+        self.total += 1;
+        true
+    }
+
+    fn close(&mut self, ip: IpAddr) {
+        self.total -= 1;
+        if let Some(from_ip) = self.per_address.get_mut(&ip) {
+            *from_ip -= 1;
+            if *from_ip == 0 {
+                self.per_address.remove(&ip);
+            }
+        }
+    }
+}
+
 fn tcp_accept_loop(state: &Arc<AppState>, listener: &TcpListener) {
-    let open = Arc::new(AtomicUsize::new(0));
+    let open = Arc::new(Mutex::new(OpenConnections::default()));
     let mut backoff = Duration::from_millis(100);
     loop {
         let (stream, source) = match listener.accept() {
@@ -125,11 +160,19 @@ fn tcp_accept_loop(state: &Arc<AppState>, listener: &TcpListener) {
                 continue;
             }
         };
-        if open.load(Ordering::SeqCst) >= state.config.sip.tcp_max_connections {
+        let settings = &state.config.sip;
+        let admitted = open
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .try_open(
+                source.ip(),
+                settings.tcp_max_connections,
+                settings.tcp_max_per_address,
+            );
+        if !admitted {
             log::warn!("SIP TCP connection from {source} refused: at the connection limit");
             continue; // Dropping the stream closes it.
         }
-        open.fetch_add(1, Ordering::SeqCst);
         let (state, open) = (state.clone(), open.clone());
         let spawned = thread::Builder::new()
             .name("sip-tcp-conn".to_string())
@@ -137,7 +180,9 @@ fn tcp_accept_loop(state: &Arc<AppState>, listener: &TcpListener) {
                 if let Err(err) = serve_connection(&state, stream, source) {
                     log::debug!("SIP TCP {source}: {err}");
                 }
-                open.fetch_sub(1, Ordering::SeqCst);
+                open.lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .close(source.ip());
             });
         if let Err(err) = spawned {
             log::warn!("SIP TCP connection from {source} dropped: {err}");
@@ -150,12 +195,14 @@ fn serve_connection(
     mut stream: TcpStream,
     source: SocketAddr,
 ) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(
-        state.config.sip.idle_timeout_secs,
-    )))?;
+    let idle = Duration::from_secs(state.config.sip.idle_timeout_secs);
+    let message_timeout = Duration::from_secs(state.config.sip.message_timeout_secs);
+    stream.set_read_timeout(Some(idle))?;
     stream.set_write_timeout(Some(Duration::from_secs(10)))?;
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     let mut chunk = [0u8; 8192];
+    // When the first byte of the message now in `buf` arrived.
+    let mut message_started: Option<Instant> = None;
     loop {
         // Answer every complete message in the buffer before reading more.
         loop {
@@ -192,6 +239,22 @@ fn serve_connection(
                     return Ok(());
                 }
             }
+        }
+        // Bare CRLFs are keep-alives, not the start of a message: they never start the clock.
+        if buf.iter().all(|b| matches!(b, b'\r' | b'\n')) {
+            if message_started.take().is_some() {
+                stream.set_read_timeout(Some(idle))?;
+            }
+        } else {
+            let started = *message_started.get_or_insert_with(Instant::now);
+            let left = message_timeout.saturating_sub(started.elapsed());
+            if left.is_zero() {
+                log::warn!(
+                    "SIP TCP {source}: closing, a message took longer than {message_timeout:?}"
+                );
+                return Ok(());
+            }
+            stream.set_read_timeout(Some(left.min(idle)))?;
         }
         let read = stream.read(&mut chunk)?;
         if read == 0 {

@@ -6,5 +6,6 @@ mod api_clients;
 mod backup;
 mod durability;
 mod sip_register;
+mod slow_clients;
 mod startup;
 mod support;

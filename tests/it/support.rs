@@ -104,7 +104,13 @@ impl TestServer {
     pub fn start_in_with_sip(dir: PathBuf, extra: &str, sip_listen: &str) -> TestServer {
         let mut config: serde_json::Value = serde_json::from_str(extra).expect("extra config");
         config["data_dir"] = dir.join("data").to_string_lossy().into();
-        config["http"] = serde_json::json!({"listen": "127.0.0.1:0", "workers": 2});
+        if config.get("http").is_none() {
+            config["http"] = serde_json::json!({});
+        }
+        if config["http"].get("listen").is_none() {
+            config["http"]["listen"] = "127.0.0.1:0".into();
+        }
+        config["http"]["workers"] = 2.into();
         if config.get("sip").is_none() {
             config["sip"] = serde_json::json!({});
         }
@@ -216,51 +222,56 @@ impl TestServer {
 
     /// Sends raw bytes and parses the reply.
     pub fn raw(&self, bytes: &[u8]) -> Reply {
-        let mut stream = TcpStream::connect(self.http).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_secs(20)))
-            .unwrap();
-        // The server may answer (413) before reading everything; a reset on write is fine.
-        let _ = stream.write_all(bytes);
-        let mut reader = BufReader::new(stream);
-        let mut status_line = String::new();
-        reader.read_line(&mut status_line).expect("status line");
-        let status = status_line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|code| code.parse().ok())
-            .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
-        let mut headers = Vec::new();
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).expect("header line");
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                headers.push((name.trim().to_string(), value.trim().to_string()));
-            }
+        send_http(self.http, bytes)
+    }
+}
+
+/// Sends raw bytes to `addr` on a new connection and parses the reply.
+pub fn send_http(addr: SocketAddr, bytes: &[u8]) -> Reply {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    // The server may answer (413) before reading everything; a reset on write is fine.
+    let _ = stream.write_all(bytes);
+    let mut reader = BufReader::new(stream);
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).expect("status line");
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("header line");
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
         }
-        let length = headers
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-            .and_then(|(_, value)| value.parse::<usize>().ok());
-        let mut body = Vec::new();
-        match length {
-            Some(length) => {
-                body.resize(length, 0);
-                reader.read_exact(&mut body).expect("body");
-            }
-            None => {
-                let _ = reader.read_to_end(&mut body);
-            }
+        if let Some((name, value)) = line.split_once(':') {
+            headers.push((name.trim().to_string(), value.trim().to_string()));
         }
-        Reply {
-            status,
-            headers,
-            body: String::from_utf8_lossy(&body).into_owned(),
+    }
+    let length = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, value)| value.parse::<usize>().ok());
+    let mut body = Vec::new();
+    match length {
+        Some(length) => {
+            body.resize(length, 0);
+            reader.read_exact(&mut body).expect("body");
         }
+        None => {
+            let _ = reader.read_to_end(&mut body);
+        }
+    }
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
     }
 }
 

@@ -19,6 +19,8 @@ const SETTINGS: SipSettings = SipSettings {
     max_contacts: 3,
     udp_workers: 1,
     tcp_max_connections: 4,
+    tcp_max_per_address: 4,
+    message_timeout_secs: 10,
     idle_timeout_secs: 30,
 };
 
