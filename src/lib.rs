@@ -14,6 +14,8 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod http;
 pub mod sip;
 pub mod store;

@@ -7,14 +7,14 @@
 //! validates the whole document first (version, references, uniqueness), then writes every
 //! record and index in one transaction, so a failed import leaves the store empty.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
 
 use crate::error::{Error, Result};
 use crate::store::records::{self, AccountRecord, BindingRecord, ClientRecord};
-use crate::store::{abort, keys, Store};
+use crate::store::{abort, check, keys, Store};
 
 /// The `format` field of an export.
 const FORMAT: &str = "edgecomm-export";
@@ -69,6 +69,12 @@ pub fn export(store: &Store, with_bindings: bool) -> Result<Vec<u8>> {
         .map_err(|err| Error::Corrupt(format!("export: {err}")))?;
     out.push(b'\n');
     Ok(out)
+}
+
+/// Parses and validates a document without touching a store: what [`import`] checks before
+/// it writes anything (and the entry point of the `import` fuzz target).
+pub fn verify(bytes: &[u8]) -> Result<()> {
+    validate(&parse(bytes)?)
 }
 
 /// Imports a document into an empty store.
@@ -200,24 +206,20 @@ fn validate(document: &Document) -> Result<()> {
             return bad(format!("email {} appears twice", account.email));
         }
     }
-    for account in &document.accounts {
-        if let Some(parent) = account.parent {
-            if !sids.contains(&parent) {
-                return bad(format!(
-                    "account {} has a parent {parent} that is not in the export",
-                    account.sid
-                ));
-            }
-        }
+    // The same tree rules as `edgecomm check`: an import never writes what check would flag.
+    let accounts: HashMap<_, _> = document
+        .accounts
+        .iter()
+        .map(|account| (account.sid, account.clone()))
+        .collect();
+    if let Some(problem) = check::tree_problems(&accounts).into_iter().min() {
+        return bad(problem);
     }
     let mut client_sids = HashSet::new();
     let mut logins = HashSet::new();
     for client in &document.clients {
-        if !sids.contains(&client.account) {
-            return bad(format!(
-                "client {} belongs to an account not in the export",
-                client.sid
-            ));
+        if let Some(problem) = check::client_account_problem(client, &accounts) {
+            return bad(problem);
         }
         if !client_sids.insert(client.sid) || !logins.insert(client.login.clone()) {
             return bad(format!(

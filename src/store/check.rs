@@ -63,6 +63,25 @@ pub fn run(store: &Store) -> Result<Vec<String>> {
                 record.sid
             ));
         }
+        if record.parent.is_some() && !edges.contains(&record.sid) {
+            problems.push(format!(
+                "account {} missing from its parent's children",
+                record.sid
+            ));
+        }
+    }
+    problems.extend(tree_problems(&accounts));
+    check_clients(store, &accounts, &mut problems)?;
+    Ok(problems)
+}
+
+/// The rules of the account tree, on records alone: a root has depth 1, a child's parent
+/// exists and is one level up (so there are no cycles), no account is active under one that is
+/// not, and nothing is open under a closed account. `edgecomm check` and `edgecomm import`
+/// both apply them.
+pub fn tree_problems(accounts: &HashMap<AccountSid, AccountRecord>) -> Vec<String> {
+    let mut problems = Vec::new();
+    for record in accounts.values() {
         let Some(parent_sid) = record.parent else {
             if record.depth != 1 {
                 problems.push(format!(
@@ -72,12 +91,6 @@ pub fn run(store: &Store) -> Result<Vec<String>> {
             }
             continue;
         };
-        if !edges.contains(&record.sid) {
-            problems.push(format!(
-                "account {} missing from its parent's children",
-                record.sid
-            ));
-        }
         let Some(parent) = accounts.get(&parent_sid) else {
             problems.push(format!(
                 "account {} has missing parent {parent_sid}",
@@ -85,7 +98,7 @@ pub fn run(store: &Store) -> Result<Vec<String>> {
             ));
             continue;
         };
-        if record.depth != parent.depth + 1 {
+        if record.depth != parent.depth.saturating_add(1) {
             problems.push(format!(
                 "account {} has depth {} under depth {}",
                 record.sid, record.depth, parent.depth
@@ -105,8 +118,25 @@ pub fn run(store: &Store) -> Result<Vec<String>> {
             ));
         }
     }
-    check_clients(store, &accounts, &mut problems)?;
-    Ok(problems)
+    problems
+}
+
+/// What is wrong with a client's account, if anything: it must exist and not be closed.
+pub fn client_account_problem(
+    client: &ClientRecord,
+    accounts: &HashMap<AccountSid, AccountRecord>,
+) -> Option<String> {
+    match accounts.get(&client.account) {
+        None => Some(format!(
+            "client {} of missing account {}",
+            client.sid, client.account
+        )),
+        Some(account) if account.status == Status::Closed => Some(format!(
+            "client {} survives its closed account {}",
+            client.sid, client.account
+        )),
+        Some(_) => None,
+    }
 }
 
 /// Clients: each is in its account's edges and in the login index, its account exists and is
@@ -123,17 +153,7 @@ fn check_clients(
         if keys::decode_client(&key)? != record.sid {
             problems.push(format!("client {} stored under another key", record.sid));
         }
-        match accounts.get(&record.account) {
-            None => problems.push(format!(
-                "client {} of missing account {}",
-                record.sid, record.account
-            )),
-            Some(account) if account.status == Status::Closed => problems.push(format!(
-                "client {} survives its closed account {}",
-                record.sid, record.account
-            )),
-            Some(_) => {}
-        }
+        problems.extend(client_account_problem(&record, accounts));
         clients.insert(record.sid, record);
     }
     let mut with_edge = HashSet::new();

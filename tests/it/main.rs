@@ -5,6 +5,7 @@ mod api_accounts;
 mod api_clients;
 mod backup;
 mod durability;
+mod fuzz_regressions;
 mod sip_register;
 mod slow_clients;
 mod startup;
