@@ -6,6 +6,7 @@ mod api_clients;
 mod backup;
 mod durability;
 mod fuzz_regressions;
+mod permissions;
 mod sip_register;
 mod slow_clients;
 mod startup;
