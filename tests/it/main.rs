@@ -6,6 +6,7 @@ mod api_clients;
 mod backup;
 mod durability;
 mod fuzz_regressions;
+mod malformed;
 mod permissions;
 mod sip_register;
 mod slow_clients;
