@@ -4,6 +4,7 @@
 mod api_accounts;
 mod api_clients;
 mod backup;
+mod crash;
 mod durability;
 mod fuzz_regressions;
 mod malformed;

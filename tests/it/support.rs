@@ -202,21 +202,7 @@ impl TestServer {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Reply {
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
-            self.http
-        );
-        let mut has_type = false;
-        for (name, value) in headers {
-            has_type |= name.eq_ignore_ascii_case("content-type");
-            head.push_str(&format!("{name}: {value}\r\n"));
-        }
-        if !body.is_empty() && !has_type {
-            head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
-        }
-        head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-        let mut bytes = head.into_bytes();
-        bytes.extend_from_slice(body);
+        let bytes = request_bytes(self.http, method, path, headers, body);
         self.raw(&bytes)
     }
 
@@ -226,26 +212,55 @@ impl TestServer {
     }
 }
 
+/// The bytes of one request (`Connection: close`; a form body unless a type is given).
+pub fn request_bytes(
+    host: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Vec<u8> {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    let mut has_type = false;
+    for (name, value) in headers {
+        has_type |= name.eq_ignore_ascii_case("content-type");
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if !body.is_empty() && !has_type {
+        head.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
 /// Sends raw bytes to `addr` on a new connection and parses the reply.
 pub fn send_http(addr: SocketAddr, bytes: &[u8]) -> Reply {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .unwrap();
+    try_send_http(addr, bytes).unwrap_or_else(|err| panic!("HTTP exchange with {addr}: {err}"))
+}
+
+/// Like [`send_http`], for callers that expect the server to go away (the crash tests).
+pub fn try_send_http(addr: SocketAddr, bytes: &[u8]) -> std::io::Result<Reply> {
+    let broken = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
     // The server may answer (413) before reading everything; a reset on write is fine.
     let _ = stream.write_all(bytes);
     let mut reader = BufReader::new(stream);
     let mut status_line = String::new();
-    reader.read_line(&mut status_line).expect("status line");
+    reader.read_line(&mut status_line)?;
     let status = status_line
         .split_whitespace()
         .nth(1)
         .and_then(|code| code.parse().ok())
-        .unwrap_or_else(|| panic!("bad status line {status_line:?}"));
+        .ok_or_else(|| broken(format!("bad status line {status_line:?}")))?;
     let mut headers = Vec::new();
     loop {
         let mut line = String::new();
-        reader.read_line(&mut line).expect("header line");
+        if reader.read_line(&mut line)? == 0 {
+            return Err(broken("end of stream in the head".to_string()));
+        }
         let line = line.trim_end();
         if line.is_empty() {
             break;
@@ -262,17 +277,17 @@ pub fn send_http(addr: SocketAddr, bytes: &[u8]) -> Reply {
     match length {
         Some(length) => {
             body.resize(length, 0);
-            reader.read_exact(&mut body).expect("body");
+            reader.read_exact(&mut body)?;
         }
         None => {
             let _ = reader.read_to_end(&mut body);
         }
     }
-    Reply {
+    Ok(Reply {
         status,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
-    }
+    })
 }
 
 impl Drop for TestServer {
