@@ -184,3 +184,28 @@ fn no_account_reaches_outside_its_subtree_on_any_route() {
         "something outside a subtree changed"
     );
 }
+
+#[test]
+fn api_brute_force_is_refused_per_address_with_429() {
+    let server = TestServer::start_in(
+        crate::support::unique_dir("api-brute-force"),
+        r#"{"http": {"listen": "[::]:0"}, "auth": {"max_failures": 5}}"#,
+    );
+    let attacker = std::net::SocketAddr::new("127.0.0.1".parse().unwrap(), server.http.port());
+    let neighbour = std::net::SocketAddr::new("::1".parse().unwrap(), server.http.port());
+    let path = format!("/2012-04-24/Accounts/{}.json", server.root_sid);
+    let get = |to, auth: &str| {
+        let bytes =
+            crate::support::request_bytes(to, "GET", &path, &[("Authorization", auth)], b"");
+        crate::support::send_http(to, &bytes).status
+    };
+    for guess in 0..5 {
+        let wrong = basic(&server.root_sid, &format!("{guess:032x}"));
+        assert_eq!(get(attacker, &wrong), 401, "guess {guess}");
+    }
+    // Over the limit: refused before the password is even looked at, right or wrong.
+    assert_eq!(get(attacker, &basic(&server.root_sid, "x")), 429);
+    assert_eq!(get(attacker, &server.root_auth()), 429);
+    // Another address is not affected.
+    assert_eq!(get(neighbour, &server.root_auth()), 200);
+}
