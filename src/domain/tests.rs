@@ -943,6 +943,7 @@ mod bindings {
             transport: "UDP".into(),
             user_agent: None,
             registered_at: NOW,
+            stored_expires_at: 0,
         }
     }
 
@@ -970,12 +971,53 @@ mod bindings {
     }
 
     #[test]
+    fn refreshes_are_written_only_when_a_restart_would_need_them() {
+        let world = World::new();
+        let alice = phone(&world, &world.root, "alice");
+        let refresh = |at: i64, expires: i64, cseq: u32, source: &str| {
+            world
+                .store
+                .update_bindings(&alice.sid, at, |list| {
+                    list.clear();
+                    let mut fresh = binding(&alice, "sip:a@1", at + expires);
+                    fresh.cseq = cseq;
+                    fresh.source = source.to_string();
+                    list.push(fresh);
+                    Ok(())
+                })
+                .unwrap();
+        };
+        let live = || world.store.bindings(&alice.sid)[0].clone();
+        // A restart: the map is rebuilt from what was written.
+        let restart = |at: i64| {
+            assert_eq!(world.store.load_bindings(at).unwrap(), 1);
+            live()
+        };
+        refresh(NOW, 3600, 1, "10.0.0.1:5060");
+        // Soon after: the stored copy still has more than half the grant left, so only the
+        // map changes; a restart brings back the stored copy, which outlives the next refresh.
+        refresh(NOW + 600, 3600, 2, "10.0.0.1:5060");
+        assert_eq!((live().expires_at, live().cseq), (NOW + 4200, 2));
+        let stored = restart(NOW + 600);
+        assert_eq!((stored.expires_at, stored.cseq), (NOW + 3600, 1));
+        // Past half of it: written.
+        refresh(NOW + 1900, 3600, 3, "10.0.0.1:5060");
+        assert_eq!(restart(NOW + 1900).expires_at, NOW + 5500);
+        // Shorter than stored: written, so a restart never keeps a binding longer.
+        refresh(NOW + 2000, 60, 4, "10.0.0.1:5060");
+        assert_eq!(restart(NOW + 2000).expires_at, NOW + 2060);
+        // Anything else that changes (here the source after a NAT rebinding): written.
+        refresh(NOW + 2001, 3600, 5, "10.0.0.9:5060");
+        assert_eq!(restart(NOW + 2001).source, "10.0.0.9:5060");
+    }
+
+    #[test]
     fn the_sweeper_removes_only_expired_bindings() {
         let world = World::new();
         let alice = phone(&world, &world.root, "alice");
         world
             .store
-            .update_bindings(&alice.sid, |list| {
+            .update_bindings(&alice.sid, NOW, |list| {
                 list.push(binding(&alice, "sip:a@1", NOW + 10));
                 list.push(binding(&alice, "sip:a@2", NOW + 100));
                 Ok(())
@@ -1008,7 +1050,7 @@ mod bindings {
         for (client, contact) in [(&alice, "sip:a@1"), (&bob, "sip:b@1"), (&carol, "sip:c@1")] {
             world
                 .store
-                .update_bindings(&client.sid, |list| {
+                .update_bindings(&client.sid, NOW, |list| {
                     list.push(binding(client, contact, NOW + 100));
                     Ok(())
                 })
@@ -1017,7 +1059,7 @@ mod bindings {
         // Leftovers a crash could leave: bindings written after their client lost the right.
         world
             .store
-            .update_bindings(&alice.sid, |list| {
+            .update_bindings(&alice.sid, NOW, |list| {
                 list.push(binding(&alice, "sip:a@old", NOW - 1));
                 Ok(())
             })
@@ -1031,7 +1073,7 @@ mod bindings {
         .unwrap();
         world
             .store
-            .update_bindings(&bob.sid, |list| {
+            .update_bindings(&bob.sid, NOW, |list| {
                 list.push(binding(&bob, "sip:b@1", NOW + 100));
                 Ok(())
             })
@@ -1041,7 +1083,7 @@ mod bindings {
             .unwrap();
         world
             .store
-            .update_bindings(&carol.sid, |list| {
+            .update_bindings(&carol.sid, NOW, |list| {
                 list.push(binding(&carol, "sip:c@1", NOW + 100));
                 Ok(())
             })

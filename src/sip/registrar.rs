@@ -243,7 +243,7 @@ fn register(
         .header("User-Agent")
         .map(|ua| ua.chars().take(256).collect::<String>());
     let now_secs = i64::try_from(now).unwrap_or(i64::MAX);
-    let bindings = store.update_bindings(&client.sid, |list| {
+    let bindings = store.update_bindings(&client.sid, now_secs, |list| {
         // Checked under the bindings lock (and only here: it costs two reads), so a concurrent
         // disable or suspension, which drops bindings after its commit under the same lock,
         // cannot be outrun.
@@ -292,6 +292,7 @@ fn register(
                             transport: peer.transport.as_str().to_string(),
                             user_agent: user_agent.clone(),
                             registered_at,
+                            stored_expires_at: 0,
                         });
                     }
                 }

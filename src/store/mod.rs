@@ -181,6 +181,10 @@ impl Store {
                 }
             };
             if ok && record.expires_at > now {
+                let record = BindingRecord {
+                    stored_expires_at: record.expires_at,
+                    ..record
+                };
                 live.entry(record.client).or_default().push(record);
             } else {
                 stale.push(key);
@@ -222,9 +226,19 @@ impl Store {
     /// Runs `change` on a client's bindings under the bindings lock, then writes what changed
     /// to the tree without a flush (soft state: phones re-register). `change` may read the
     /// store (reads take no lock) to re-check that the client may still register.
+    ///
+    /// A refresh that changes only Call-ID, CSeq and a later expiry is written only when the
+    /// stored expiry is less than half the newly granted time away. So the stored expiry never
+    /// exceeds the real one, and after a restart it still reaches the phone's next refresh:
+    /// a phone refreshing at intervals above half its grant is written every time, one
+    /// refreshing more often is written before the stored copy runs out. A phone refreshing
+    /// every half grant costs a write every other refresh, and one re-registering in a boot
+    /// storm loop far fewer; a stale Call-ID or CSeq after a restart only skips an ordering
+    /// check (RFC 3261 §10.3 step 7), it never refuses a newer request.
     pub fn update_bindings<T>(
         &self,
         client: &ClientSid,
+        now: i64,
         change: impl FnOnce(&mut Vec<BindingRecord>) -> Result<T>,
     ) -> Result<T> {
         let mut live = self
@@ -239,17 +253,30 @@ impl Store {
                 self.bindings.remove(keys::binding(client, &old.contact))?;
             }
         }
-        for binding in &after {
-            if !before.contains(binding) {
+        for binding in &mut after {
+            let stored = before.iter().find(|old| old.contact == binding.contact);
+            let write = stored.is_none_or(|old| {
+                let granted = binding.expires_at - now;
+                !old.same_binding(binding)
+                    || binding.expires_at < old.stored_expires_at
+                    || 2 * (old.stored_expires_at - now) < granted
+            });
+            if write {
                 self.bindings.insert(
                     keys::binding(client, &binding.contact),
                     records::encode(binding)?,
                 )?;
+                binding.stored_expires_at = binding.expires_at;
+            } else if let Some(old) = stored {
+                binding.stored_expires_at = old.stored_expires_at;
             }
         }
         if after.is_empty() {
             live.remove(client);
         } else {
+            // Most phones hold one binding, and a Vec's first push reserves four: without
+            // this, 10,000 registered phones kept ~5 MB of empty slots (measured, heaptrack).
+            after.shrink_to_fit();
             live.insert(*client, after);
         }
         Ok(out)

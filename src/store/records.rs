@@ -138,6 +138,24 @@ pub struct BindingRecord {
     pub user_agent: Option<String>,
     /// Unix seconds of the first registration of this contact.
     pub registered_at: i64,
+    /// When the stored copy of this binding expires; 0 when there is none yet. Not itself
+    /// stored (the stored copy's own `expires_at` is this). See `Store::update_bindings`.
+    #[serde(skip)]
+    pub stored_expires_at: i64,
+}
+
+impl BindingRecord {
+    /// True when `other` differs from this binding only in what a refresh changes every
+    /// time and a restart does not need exactly: Call-ID, CSeq and the expiry.
+    pub fn same_binding(&self, other: &BindingRecord) -> bool {
+        self.client == other.client
+            && self.contact == other.contact
+            && self.q == other.q
+            && self.source == other.source
+            && self.transport == other.transport
+            && self.user_agent == other.user_agent
+            && self.registered_at == other.registered_at
+    }
 }
 
 /// A PBKDF2-HMAC-SHA256 password hash with its parameters.
