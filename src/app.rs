@@ -163,7 +163,7 @@ fn spawn_watchdog(state: Arc<AppState>) -> Result<Option<std::thread::JoinHandle
 }
 
 /// Removes expired bindings every 30 seconds (they are hidden from answers as soon as they
-/// expire; this frees their memory and their records).
+/// expire; this frees their memory and their records), then hands freed heap pages back.
 fn spawn_sweeper(state: Arc<AppState>) -> Result<std::thread::JoinHandle<()>> {
     Ok(std::thread::Builder::new()
         .name("sweeper".to_string())
@@ -174,6 +174,7 @@ fn spawn_sweeper(state: Arc<AppState>) -> Result<std::thread::JoinHandle<()>> {
                 Ok(purged) => log::debug!("{purged} expired registrations removed"),
                 Err(err) => log::error!("sweeping registrations: {err}"),
             }
+            crate::alloc::trim();
         })?)
 }
 

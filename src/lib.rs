@@ -7,6 +7,7 @@
 //! `error` maps every failure to a status in one place; `auth` and `crypto`
 //! hold everything about credentials. ARCHITECTURE.md has the map and the invariants.
 
+pub mod alloc;
 pub mod api;
 pub mod app;
 pub mod auth;

@@ -7,7 +7,7 @@ use edgecomm::app::{self, App};
 use edgecomm::config::{self, Command, Config};
 
 fn main() -> ExitCode {
-    limit_malloc_arenas();
+    edgecomm::alloc::limit_arenas();
     let args: Vec<String> = std::env::args_os()
         .skip(1)
         .map(|arg| arg.to_string_lossy().into_owned())
@@ -98,25 +98,3 @@ fn init_logging(config: &Config) {
         .with_module_level("sled", log::LevelFilter::Warn)
         .init();
 }
-
-/// glibc gives threads that allocate at once arenas of their own, up to eight per core; with
-/// the UDP readers, the HTTP workers and sled's threads that kept about 9 MB more resident
-/// after a REGISTER storm (measured with the benchmark of issue #6), for no speed we could
-/// measure. Two arenas keep contention low. `MALLOC_ARENA_MAX` in the environment still wins.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn limit_malloc_arenas() {
-    const M_ARENA_MAX: std::ffi::c_int = -8;
-    extern "C" {
-        fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
-    }
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: mallopt only sets an allocator parameter; no thread has started yet.
-        unsafe {
-            mallopt(M_ARENA_MAX, 2);
-        }
-    }
-}
-
-/// musl has one allocator arena to begin with.
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn limit_malloc_arenas() {}
