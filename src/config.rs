@@ -110,6 +110,11 @@ pub const SETTINGS: &[Setting] = &[
         help: "threads reading the UDP socket (1-64); more than cores helps (benchmark)",
     },
     Setting {
+        key: "sip.udp_receive_buffer_bytes",
+        default: "4194304",
+        help: "UDP socket receive buffer asked of the kernel (net.core.rmem_max caps it)",
+    },
+    Setting {
         key: "sip.tcp_max_connections",
         default: "256",
         help: "concurrent SIP TCP connections (1-65536)",
@@ -210,6 +215,8 @@ pub struct SipSettings {
     pub max_contacts: usize,
     /// UDP reader threads.
     pub udp_workers: usize,
+    /// SO_RCVBUF asked for the UDP socket: room for a boot storm's bursts.
+    pub udp_receive_buffer_bytes: usize,
     /// Concurrent TCP connections.
     pub tcp_max_connections: usize,
     /// Concurrent TCP connections from one IP address.
@@ -445,6 +452,7 @@ fn sip_settings(
         default_expires: small("sip.default_expires", 1, 604_800)?,
         max_contacts: count("sip.max_contacts", 1, 100)?,
         udp_workers: count("sip.udp_workers", 1, 64)?,
+        udp_receive_buffer_bytes: count("sip.udp_receive_buffer_bytes", 4096, 1 << 30)?,
         tcp_max_connections: count("sip.tcp_max_connections", 1, 65_536)?,
         tcp_max_per_address: count("sip.tcp_max_per_address", 1, 65_536)?,
         message_timeout_secs: number("sip.message_timeout_secs", 1, 3600)?,

@@ -18,6 +18,7 @@ const SETTINGS: SipSettings = SipSettings {
     default_expires: 3600,
     max_contacts: 3,
     udp_workers: 1,
+    udp_receive_buffer_bytes: 1 << 20,
     tcp_max_connections: 4,
     tcp_max_per_address: 4,
     message_timeout_secs: 10,
