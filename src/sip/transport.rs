@@ -94,22 +94,18 @@ impl SipListeners {
 /// wait while the readers are off the CPU, the rest are dropped and come back 500 ms later
 /// as retransmissions (the benchmark's `udp_rcvbuf_drops`). The memory is charged only
 /// while datagrams wait. std has no setter for it, hence the two libc calls.
-#[cfg(all(
-    target_os = "linux",
-    any(
-        target_arch = "x86_64",
-        target_arch = "x86",
-        target_arch = "aarch64",
-        target_arch = "arm",
-        target_arch = "riscv64"
-    )
-))]
+#[cfg(target_os = "linux")]
 fn set_receive_buffer(socket: &UdpSocket, bytes: usize) -> std::io::Result<usize> {
     use std::ffi::{c_int, c_void};
     use std::os::fd::AsRawFd;
-    // <asm-generic/socket.h>, shared by these architectures.
-    const SOL_SOCKET: c_int = 1;
-    const SO_RCVBUF: c_int = 8;
+    // <asm-generic/socket.h>; MIPS and SPARC kept the values of the systems they came from.
+    const BSD_STYLE: bool = cfg!(any(
+        target_arch = "mips",
+        target_arch = "mips64",
+        target_arch = "sparc64"
+    ));
+    const SOL_SOCKET: c_int = if BSD_STYLE { 0xffff } else { 1 };
+    const SO_RCVBUF: c_int = if BSD_STYLE { 0x1002 } else { 8 };
     extern "C" {
         fn setsockopt(
             fd: c_int,
@@ -146,16 +142,7 @@ fn set_receive_buffer(socket: &UdpSocket, bytes: usize) -> std::io::Result<usize
 }
 
 /// Elsewhere the socket keeps the system's default.
-#[cfg(not(all(
-    target_os = "linux",
-    any(
-        target_arch = "x86_64",
-        target_arch = "x86",
-        target_arch = "aarch64",
-        target_arch = "arm",
-        target_arch = "riscv64"
-    )
-)))]
+#[cfg(not(target_os = "linux"))]
 fn set_receive_buffer(_socket: &UdpSocket, _bytes: usize) -> std::io::Result<usize> {
     Err(std::io::Error::other("not supported on this platform"))
 }
