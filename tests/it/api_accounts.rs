@@ -3,23 +3,6 @@
 
 use crate::support::{basic, TestServer};
 
-/// Creates an account as `auth` and returns (sid, token).
-fn create(server: &TestServer, auth: &str, email: &str, extra: &str) -> (String, String) {
-    let body = format!("EmailAddress={email}&Password=password1{extra}");
-    let reply = server.request(
-        "POST",
-        "/2012-04-24/Accounts.json",
-        &[("Authorization", auth)],
-        body.as_bytes(),
-    );
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let json = reply.json();
-    (
-        json["sid"].as_str().unwrap().to_string(),
-        json["auth_token"].as_str().unwrap().to_string(),
-    )
-}
-
 #[test]
 fn restcomm_client_style_requests_work() {
     let server = TestServer::start("restcomm-style");
@@ -66,7 +49,7 @@ fn restcomm_client_style_requests_work() {
 #[test]
 fn xml_is_the_default_and_wrapped_in_restcomm_response() {
     let server = TestServer::start("xml");
-    let (sid, _) = create(&server, &server.root_auth(), "x%40example.com", "");
+    let (sid, _) = server.create_account(&server.root_auth(), "x%40example.com", "");
     let one = server.root("GET", &format!("/2012-04-24/Accounts/{sid}"), "");
     assert_eq!(one.header("Content-Type"), Some("application/xml"));
     assert!(
@@ -135,11 +118,11 @@ fn xml_is_the_default_and_wrapped_in_restcomm_response() {
 fn children_see_neither_parent_nor_siblings_and_developers_cannot_create() {
     let server = TestServer::start("permissions");
     let root = server.root_auth();
-    let (a, a_token) = create(&server, &root, "a%40example.com", "");
-    let (b, _) = create(&server, &root, "b%40example.com", "");
-    let (dev, dev_token) = create(&server, &root, "dev%40example.com", "&Role=Developer");
+    let (a, a_token) = server.create_account(&root, "a%40example.com", "");
+    let (b, _) = server.create_account(&root, "b%40example.com", "");
+    let (dev, dev_token) = server.create_account(&root, "dev%40example.com", "&Role=Developer");
     let a_auth = basic(&a, &a_token);
-    let (a_child, _) = create(&server, &a_auth, "a-child%40example.com", "");
+    let (a_child, _) = server.create_account(&a_auth, "a-child%40example.com", "");
     let get = |auth: &str, target: &str| {
         server
             .request(
@@ -208,10 +191,10 @@ fn children_see_neither_parent_nor_siblings_and_developers_cannot_create() {
 #[test]
 fn suspension_cascades_to_credentials_of_the_subtree() {
     let server = TestServer::start("cascade");
-    let (a, a_token) = create(&server, &server.root_auth(), "a%40example.com", "");
+    let (a, a_token) = server.create_account(&server.root_auth(), "a%40example.com", "");
     let a_auth = basic(&a, &a_token);
-    let (b, b_token) = create(&server, &a_auth, "b%40example.com", "");
-    let (c, c_token) = create(&server, &basic(&b, &b_token), "c%40example.com", "");
+    let (b, b_token) = server.create_account(&a_auth, "b%40example.com", "");
+    let (c, c_token) = server.create_account(&basic(&b, &b_token), "c%40example.com", "");
     let me = |sid: &str, token: &str| {
         server
             .request(

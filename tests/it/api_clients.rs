@@ -42,26 +42,11 @@ fn assert_no_secret(body: &str, secrets: &[String]) {
     );
 }
 
-fn create_client(
-    server: &TestServer,
-    account: &str,
-    login: &str,
-    password: &str,
-) -> serde_json::Value {
-    let reply = server.root(
-        "POST",
-        &format!("/2012-04-24/Accounts/{account}/Clients.json"),
-        &format!("Login={login}&Password={password}"),
-    );
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    reply.json()
-}
-
 #[test]
 fn every_route_variant_and_format_without_secrets() {
     let server = start("clients-routes");
     let root = server.root_sid.clone();
-    let client = create_client(&server, &root, "alice", "alicepass1");
+    let client = server.create_client(&root, "alice", "alicepass1");
     let secrets = secrets("alice", "alicepass1");
     let sid = client["sid"].as_str().unwrap().to_string();
     assert!(sid.starts_with("CL") && sid.len() == 34);
@@ -261,7 +246,7 @@ fn paging_and_login_filter() {
     let server = start("clients-paging");
     let root = server.root_sid.clone();
     for n in 0..7 {
-        create_client(&server, &root, &format!("ext{n}"), "phonepass1");
+        server.create_client(&root, &format!("ext{n}"), "phonepass1");
     }
     let page = server
         .root(
@@ -311,21 +296,9 @@ fn paging_and_login_filter() {
 fn reach_rules_and_the_close_cascade() {
     let server = start("clients-reach");
     let make = |auth: &str, email: &str, role: &str| {
-        let reply = server.request(
-            "POST",
-            "/2012-04-24/Accounts.json",
-            &[("Authorization", auth)],
-            format!("EmailAddress={email}&Password=password1&Role={role}").as_bytes(),
-        );
-        assert_eq!(reply.status, 200, "{}", reply.body);
-        let json = reply.json();
-        (
-            json["sid"].as_str().unwrap().to_string(),
-            basic(
-                json["sid"].as_str().unwrap(),
-                json["auth_token"].as_str().unwrap(),
-            ),
-        )
+        let (sid, token) = server.create_account(auth, email, &format!("&Role={role}"));
+        let auth = basic(&sid, &token);
+        (sid, auth)
     };
     let (a, a_auth) = make(&server.root_auth(), "a%40example.com", "Administrator");
     let (sibling, sibling_auth) = make(&server.root_auth(), "s%40example.com", "Developer");
@@ -355,7 +328,7 @@ fn reach_rules_and_the_close_cascade() {
         200
     );
     // A child cannot see its parent's clients, nor a sibling its sibling's.
-    create_client(&server, &a, "aphone", "aphone123");
+    server.create_client(&a, "aphone", "aphone123");
     assert_eq!(
         as_(
             &dev_auth,
@@ -430,7 +403,7 @@ fn reach_rules_and_the_close_cascade() {
         "Login=late&Password=latepass1",
     );
     assert_eq!(late.status, 409);
-    create_client(&server, &server.root_sid, "devphone", "devpass12");
+    server.create_client(&server.root_sid, "devphone", "devpass12");
 }
 
 #[test]
@@ -440,7 +413,7 @@ fn acknowledged_client_writes_survive_kill_9() {
     let mut sids = Vec::new();
     for n in 0..15 {
         sids.push(
-            create_client(&server, &root, &format!("phone{n}"), "phonepass1")["sid"]
+            server.create_client(&root, &format!("phone{n}"), "phonepass1")["sid"]
                 .as_str()
                 .unwrap()
                 .to_string(),

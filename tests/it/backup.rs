@@ -38,26 +38,8 @@ fn export_import_export_round_trips_without_secrets() {
         )
         .json();
     let child_sid = child["sid"].as_str().unwrap().to_string();
-    assert_eq!(
-        server
-            .root(
-                "POST",
-                &format!("/2012-04-24/Accounts/{child_sid}/Clients.json"),
-                "Login=alice&Password=alice-secret"
-            )
-            .status,
-        200
-    );
-    assert_eq!(
-        server
-            .root(
-                "POST",
-                &format!("/2012-04-24/Accounts/{root}/Clients.json"),
-                "Login=bob&Password=bob-secret1"
-            )
-            .status,
-        200
-    );
+    server.create_client(&child_sid, "alice", "alice-secret");
+    server.create_client(&root, "bob", "bob-secret1");
     let mut phone = Phone::udp(&server, "alice", "alice-secret");
     let contact = phone.contact("");
     assert_eq!(sip_status(&phone.register(&contact)), 200);

@@ -429,12 +429,7 @@ fn a_thousand_malformed_messages_get_no_server_error_and_change_nothing_valid() 
             "sip": {"realm": "pbx.test"}}"#,
     );
     // alice exists, so mutated REGISTERs reach the digest check with a real HA1.
-    let created = server.root(
-        "POST",
-        &format!("/2012-04-24/Accounts/{}/Clients.json", server.root_sid),
-        "Login=alice&Password=alice-secret",
-    );
-    assert_eq!(created.status, 200, "{}", created.body);
+    server.create_client(&server.root_sid, "alice", "alice-secret");
     let sip = sip_corpus();
     let http = http_corpus(&server.root_auth(), &server.root_sid);
     assert!(

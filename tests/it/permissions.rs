@@ -2,39 +2,13 @@
 //! change anything outside its own subtree, on any route and with any method, and the answer
 //! is always 404, as if the resource did not exist. Afterwards every resource is as it was.
 
-use crate::support::{basic, TestServer};
+use crate::support::{basic, sid_of, TestServer};
 
 struct Node {
     name: &'static str,
     sid: String,
     auth: String,
     client: String,
-}
-
-fn create_account(server: &TestServer, auth: &str, email: &str, role: &str) -> (String, String) {
-    let body = format!("EmailAddress={email}&Password=password1&Role={role}");
-    let reply = server.request(
-        "POST",
-        "/2012-04-24/Accounts.json",
-        &[("Authorization", auth)],
-        body.as_bytes(),
-    );
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    let json = reply.json();
-    (
-        json["sid"].as_str().unwrap().to_string(),
-        json["auth_token"].as_str().unwrap().to_string(),
-    )
-}
-
-fn create_client(server: &TestServer, account: &str, login: &str) -> String {
-    let reply = server.root(
-        "POST",
-        &format!("/2012-04-24/Accounts/{account}/Clients.json"),
-        &format!("Login={login}&Password=secret-{login}"),
-    );
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    reply.json()["sid"].as_str().unwrap().to_string()
 }
 
 /// Every route and method that names an account (and a client of it), with a body that would
@@ -87,18 +61,22 @@ fn no_account_reaches_outside_its_subtree_on_any_route() {
     // root ─┬─ a (Administrator) ─┬─ a1 (Developer)
     //       │                     └─ a2 (Administrator) ── a3 (Developer)
     //       └─ b (ProvisioningAgent)
-    let (a, a_token) = create_account(&server, &root_auth, "a%40t.test", "Administrator");
+    let (a, a_token) = server.create_account(&root_auth, "a%40t.test", "&Role=Administrator");
     let a_auth = basic(&a, &a_token);
-    let (a1, a1_token) = create_account(&server, &a_auth, "a1%40t.test", "Developer");
-    let (a2, a2_token) = create_account(&server, &a_auth, "a2%40t.test", "Administrator");
+    let (a1, a1_token) = server.create_account(&a_auth, "a1%40t.test", "&Role=Developer");
+    let (a2, a2_token) = server.create_account(&a_auth, "a2%40t.test", "&Role=Administrator");
     let a2_auth = basic(&a2, &a2_token);
-    let (a3, a3_token) = create_account(&server, &a2_auth, "a3%40t.test", "Developer");
-    let (b, b_token) = create_account(&server, &root_auth, "b%40t.test", "ProvisioningAgent");
+    let (a3, a3_token) = server.create_account(&a2_auth, "a3%40t.test", "&Role=Developer");
+    let (b, b_token) = server.create_account(&root_auth, "b%40t.test", "&Role=ProvisioningAgent");
     let node = |name, sid: &str, auth: String| Node {
         name,
         sid: sid.to_string(),
         auth,
-        client: create_client(&server, sid, &format!("phone-{name}")),
+        client: sid_of(&server.create_client(
+            sid,
+            &format!("phone-{name}"),
+            &format!("secret-phone-{name}"),
+        )),
     };
     let nodes = vec![
         node("root", &server.root_sid, root_auth.clone()),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::support::{nonce_of, sip_status, unique_dir, Phone, TestServer};
+use crate::support::{nonce_of, sid_of, sip_status, unique_dir, Phone, TestServer};
 
 const CONFIG: &str = r#"{"sip": {"realm": "pbx.test"}, "auth": {"max_failures": 5}}"#;
 
@@ -11,21 +11,11 @@ fn start(name: &str) -> TestServer {
     TestServer::start_in(unique_dir(name), CONFIG)
 }
 
-fn add_client(server: &TestServer, account: &str, login: &str, password: &str) -> String {
-    let reply = server.root(
-        "POST",
-        &format!("/2012-04-24/Accounts/{account}/Clients.json"),
-        &format!("Login={login}&Password={password}"),
-    );
-    assert_eq!(reply.status, 200, "{}", reply.body);
-    reply.json()["sid"].as_str().unwrap().to_string()
-}
-
 #[test]
 fn phone_registers_over_udp_and_the_api_shows_it() {
     let server = start("sip-udp");
     let root = server.root_sid.clone();
-    let client = add_client(&server, &root, "alice", "alice-secret");
+    let client = sid_of(&server.create_client(&root, "alice", "alice-secret"));
     let mut phone = Phone::udp(&server, "alice", "alice-secret");
     let challenge = {
         let contact = phone.contact("");
@@ -125,7 +115,7 @@ fn phone_registers_over_udp_and_the_api_shows_it() {
 #[test]
 fn phone_registers_over_tcp_on_one_connection() {
     let server = start("sip-tcp");
-    add_client(&server, &server.root_sid, "bob", "bob-secret1");
+    server.create_client(&server.root_sid, "bob", "bob-secret1");
     let mut phone = Phone::tcp(&server, "bob", "bob-secret1");
     let ok = {
         let contact = phone.contact("");
@@ -178,7 +168,7 @@ fn other_methods_get_the_rfc_answers() {
 #[test]
 fn wrong_password_and_unknown_user_get_the_same_401_and_a_fail2ban_line() {
     let server = start("sip-auth-fail");
-    add_client(&server, &server.root_sid, "alice", "alice-secret");
+    server.create_client(&server.root_sid, "alice", "alice-secret");
     let mut wrong = Phone::udp(&server, "alice", "not-the-password");
     let mut unknown = Phone::udp(&server, "mallory", "whatever-1");
     let a = {
@@ -217,7 +207,7 @@ fn wrong_password_and_unknown_user_get_the_same_401_and_a_fail2ban_line() {
 #[test]
 fn a_replayed_authorization_is_refused_but_a_retransmission_is_answered() {
     let server = start("sip-replay");
-    add_client(&server, &server.root_sid, "alice", "alice-secret");
+    server.create_client(&server.root_sid, "alice", "alice-secret");
     let mut phone = Phone::udp(&server, "alice", "alice-secret");
     let challenge = {
         let contact = phone.contact("");
@@ -247,8 +237,8 @@ fn disabling_suspending_and_deleting_drop_bindings_at_once() {
         )
         .json();
     let tenant_sid = tenant["sid"].as_str().unwrap().to_string();
-    let alice = add_client(&server, &root, "alice", "alice-secret");
-    let carol = add_client(&server, &tenant_sid, "carol", "carol-secret");
+    let alice = sid_of(&server.create_client(&root, "alice", "alice-secret"));
+    let carol = sid_of(&server.create_client(&tenant_sid, "carol", "carol-secret"));
     let mut alice_phone = Phone::udp(&server, "alice", "alice-secret");
     let mut carol_phone = Phone::tcp(&server, "carol", "carol-secret");
     assert_eq!(
@@ -399,7 +389,7 @@ fn disabling_suspending_and_deleting_drop_bindings_at_once() {
 fn bindings_survive_a_restart() {
     let server = start("sip-restart");
     let root = server.root_sid.clone();
-    let client = add_client(&server, &root, "alice", "alice-secret");
+    let client = sid_of(&server.create_client(&root, "alice", "alice-secret"));
     let mut phone = Phone::udp(&server, "alice", "alice-secret");
     assert_eq!(
         sip_status(&{
@@ -429,7 +419,7 @@ fn bindings_survive_a_restart() {
 #[test]
 fn an_address_over_the_failure_limit_is_ignored() {
     let server = start("sip-limit");
-    add_client(&server, &server.root_sid, "alice", "alice-secret");
+    server.create_client(&server.root_sid, "alice", "alice-secret");
     let mut attacker = Phone::udp(&server, "alice", "guess-0000");
     for _ in 0..5 {
         assert_eq!(sip_status(&attacker.register("")), 401);
@@ -455,7 +445,7 @@ fn phones_register_over_ipv6() {
     }
     let dir = unique_dir("sip-ipv6");
     let server = TestServer::start_in_with_sip(dir, CONFIG, "[::1]:0");
-    add_client(&server, &server.root_sid, "alice", "alice-secret");
+    server.create_client(&server.root_sid, "alice", "alice-secret");
     for mut phone in [
         Phone::udp(&server, "alice", "alice-secret"),
         Phone::tcp(&server, "alice", "alice-secret"),

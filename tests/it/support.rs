@@ -194,6 +194,35 @@ impl TestServer {
         )
     }
 
+    /// Creates an account as `auth` (form fields `extra` appended, e.g. `&Role=Developer`)
+    /// and returns its (sid, auth token).
+    pub fn create_account(&self, auth: &str, email: &str, extra: &str) -> (String, String) {
+        let body = format!("EmailAddress={email}&Password=password1{extra}");
+        let reply = self.request(
+            "POST",
+            "/2012-04-24/Accounts.json",
+            &[("Authorization", auth)],
+            body.as_bytes(),
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let json = reply.json();
+        (
+            json["sid"].as_str().unwrap().to_string(),
+            json["auth_token"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// Creates a Client of `account` as root and returns its JSON.
+    pub fn create_client(&self, account: &str, login: &str, password: &str) -> serde_json::Value {
+        let reply = self.root(
+            "POST",
+            &format!("/2012-04-24/Accounts/{account}/Clients.json"),
+            &format!("Login={login}&Password={password}"),
+        );
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        reply.json()
+    }
+
     /// A request with explicit headers and raw body bytes.
     pub fn request(
         &self,
@@ -210,6 +239,11 @@ impl TestServer {
     pub fn raw(&self, bytes: &[u8]) -> Reply {
         send_http(self.http, bytes)
     }
+}
+
+/// The `sid` field of a created resource.
+pub fn sid_of(json: &serde_json::Value) -> String {
+    json["sid"].as_str().expect("a sid").to_string()
 }
 
 /// The bytes of one request (`Connection: close`; a form body unless a type is given).
