@@ -227,6 +227,24 @@ pub struct SipSettings {
     pub idle_timeout_secs: u64,
 }
 
+impl SipSettings {
+    /// Limits small enough for tests and fuzz targets to reach (three contacts, four TCP
+    /// connections), the rest as shipped.
+    #[doc(hidden)]
+    pub const SMALL: SipSettings = SipSettings {
+        min_expires: 60,
+        max_expires: 7200,
+        default_expires: 3600,
+        max_contacts: 3,
+        udp_workers: 1,
+        udp_receive_buffer_bytes: 1 << 20,
+        tcp_max_connections: 4,
+        tcp_max_per_address: 4,
+        message_timeout_secs: 10,
+        idle_timeout_secs: 30,
+    };
+}
+
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Command {

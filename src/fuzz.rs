@@ -17,18 +17,7 @@ use crate::store::{backup, check, Store};
 
 const NOW: u64 = 1_700_000_000;
 
-const SETTINGS: SipSettings = SipSettings {
-    min_expires: 60,
-    max_expires: 7200,
-    default_expires: 3600,
-    max_contacts: 3,
-    udp_workers: 1,
-    udp_receive_buffer_bytes: 1 << 20,
-    tcp_max_connections: 4,
-    tcp_max_per_address: 4,
-    idle_timeout_secs: 30,
-    message_timeout_secs: 10,
-};
+const SETTINGS: SipSettings = SipSettings::SMALL;
 
 /// The SIP parser and framer, then the whole registrar path over a temporary store, as a
 /// datagram and as a TCP frame.

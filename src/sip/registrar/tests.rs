@@ -12,18 +12,7 @@ use crate::store::records::AccountRecord;
 
 const T0: u64 = 1_700_000_000;
 const REALM: &str = "pbx.test";
-const SETTINGS: SipSettings = SipSettings {
-    min_expires: 60,
-    max_expires: 7200,
-    default_expires: 3600,
-    max_contacts: 3,
-    udp_workers: 1,
-    udp_receive_buffer_bytes: 1 << 20,
-    tcp_max_connections: 4,
-    tcp_max_per_address: 4,
-    message_timeout_secs: 10,
-    idle_timeout_secs: 30,
-};
+const SETTINGS: SipSettings = SipSettings::SMALL;
 
 struct Rig {
     store: Store,
