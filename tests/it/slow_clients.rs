@@ -17,8 +17,21 @@ fn on(addr: SocketAddr, ip: &str) -> SocketAddr {
     SocketAddr::new(ip.parse().unwrap(), addr.port())
 }
 
-/// A connection that sends `at_once`, then `slowly` a byte every `every`, and reports what it
-/// read back (empty when the server closed without a word) once the server stops it.
+/// `count` connections that each send `at_once`, then `slowly` a byte every `every`; each
+/// reports what it read back (empty when the server closed without a word) once the server
+/// stops it.
+fn dribblers(
+    count: usize,
+    to: SocketAddr,
+    at_once: &'static [u8],
+    slowly: &'static [u8],
+    every: Duration,
+) -> Vec<thread::JoinHandle<String>> {
+    (0..count)
+        .map(|_| dribble(to, at_once, slowly, every))
+        .collect()
+}
+
 fn dribble(
     to: SocketAddr,
     at_once: &'static [u8],
@@ -67,16 +80,13 @@ fn http_slowloris_is_capped_per_address_and_timed_out() {
                      "request_timeout_secs": 2}}"#,
     );
     let (attacker, neighbour) = (on(server.http, "127.0.0.1"), on(server.http, "::1"));
-    let slow: Vec<_> = (0..6)
-        .map(|_| {
-            dribble(
-                attacker,
-                b"",
-                b"GET /health HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaa",
-                Duration::from_millis(200),
-            )
-        })
-        .collect();
+    let slow = dribblers(
+        6,
+        attacker,
+        b"",
+        b"GET /health HTTP/1.1\r\nX-Slow: aaaaaaaaaaaaaaaa",
+        Duration::from_millis(200),
+    );
     // The attacker's address is at its cap: a seventh connection from it is refused...
     thread::sleep(Duration::from_millis(300));
     assert_eq!(health(attacker), 503, "over the per-address cap");
@@ -102,16 +112,13 @@ fn a_slow_body_does_not_hold_a_worker() {
         unique_dir("slow-body"),
         r#"{"http": {"request_timeout_secs": 2}}"#,
     );
-    let slow: Vec<_> = (0..4)
-        .map(|_| {
-            dribble(
-                server.http,
-                b"POST /2012-04-24/Accounts.json HTTP/1.1\r\nContent-Length: 4000\r\n\r\n",
-                b"FriendlyName=slow&",
-                Duration::from_millis(20),
-            )
-        })
-        .collect();
+    let slow = dribblers(
+        4,
+        server.http,
+        b"POST /2012-04-24/Accounts.json HTTP/1.1\r\nContent-Length: 4000\r\n\r\n",
+        b"FriendlyName=slow&",
+        Duration::from_millis(20),
+    );
     thread::sleep(Duration::from_millis(500));
     let reply = server.root(
         "GET",
@@ -161,16 +168,13 @@ fn sip_tcp_slowloris_is_capped_per_address_and_timed_out() {
         "[::]:0",
     );
     let attacker = on(server.sip, "127.0.0.1");
-    let slow: Vec<_> = (0..4)
-        .map(|_| {
-            dribble(
-                attacker,
-                b"",
-                b"REGISTER sip:pbx.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bKslow\r\n",
-                Duration::from_millis(200),
-            )
-        })
-        .collect();
+    let slow = dribblers(
+        4,
+        attacker,
+        b"",
+        b"REGISTER sip:pbx.test SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bKslow\r\n",
+        Duration::from_millis(200),
+    );
     thread::sleep(Duration::from_millis(300));
     // A fifth connection from the attacker is closed at once, without an answer.
     let mut fifth = TcpStream::connect(attacker).unwrap();
