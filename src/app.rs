@@ -163,17 +163,20 @@ fn spawn_watchdog(state: Arc<AppState>) -> Result<Option<std::thread::JoinHandle
 }
 
 /// Removes expired bindings every 30 seconds (they are hidden from answers as soon as they
-/// expire; this frees their memory and their records), then hands freed heap pages back.
+/// expire; this frees their memory and their records), lets the SIP soft state age out, then
+/// hands freed heap pages back.
 fn spawn_sweeper(state: Arc<AppState>) -> Result<std::thread::JoinHandle<()>> {
     Ok(std::thread::Builder::new()
         .name("sweeper".to_string())
         .spawn(move || loop {
             std::thread::sleep(std::time::Duration::from_secs(30));
-            match state.store.purge_expired_bindings(unix_now()) {
+            let now = unix_now();
+            match state.store.purge_expired_bindings(now) {
                 Ok(0) => {}
                 Ok(purged) => log::debug!("{purged} expired registrations removed"),
                 Err(err) => log::error!("sweeping registrations: {err}"),
             }
+            state.sip.sweep(u64::try_from(now).unwrap_or(0));
             crate::alloc::trim();
         })?)
 }

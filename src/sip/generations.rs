@@ -46,11 +46,25 @@ impl<K: Hash + Eq, V> Generations<K, V> {
     /// Inserts into the current generation, rotating first when it is full or too old.
     pub fn insert(&mut self, key: K, value: V, now: u64) {
         if self.current.len() >= self.capacity || now >= self.current_started + self.max_age {
-            self.previous = std::mem::take(&mut self.current);
-            self.previous_started = self.current_started;
-            self.current_started = now;
+            self.rotate(now);
         }
         self.current.insert(key, value);
+    }
+
+    /// Rotates when the current generation is too old, as the next insert would. Without
+    /// inserts (the quiet after a storm) nothing else would ever free what the storm left:
+    /// called periodically, this empties an idle map within two `max_age`s.
+    pub fn expire(&mut self, now: u64) {
+        if !self.is_empty() && now >= self.current_started + self.max_age {
+            self.rotate(now);
+        }
+    }
+
+    fn rotate(&mut self, now: u64) {
+        // `take` leaves an empty map with no allocation: the storm's tables are freed whole.
+        self.previous = std::mem::take(&mut self.current);
+        self.previous_started = self.current_started;
+        self.current_started = now;
     }
 
     /// Entries held, both generations.
@@ -85,6 +99,29 @@ mod tests {
         map.insert(6, "f", 120); // too old: rotate by age
         assert_eq!(map.len(), 2);
         assert!(map.len() <= 4, "never more than two generations");
+    }
+
+    #[test]
+    fn an_idle_map_empties_by_age_and_keeps_the_horizon_promise() {
+        let mut map = Generations::new(100, 10, 0);
+        map.insert(1, "a", 0);
+        map.insert(2, "b", 5);
+        map.expire(9);
+        assert_eq!(map.len(), 2, "nothing is older than max_age yet");
+        map.expire(10);
+        assert_eq!((map.get(&1), map.get(&2)), (Some(&"a"), Some(&"b")));
+        assert_eq!(
+            map.horizon(),
+            0,
+            "a rotation keeps what was inserted since the horizon"
+        );
+        map.expire(19);
+        assert_eq!(map.len(), 2);
+        map.expire(20);
+        assert!(map.is_empty());
+        assert_eq!(map.horizon(), 10);
+        map.insert(3, "c", 21);
+        assert_eq!(map.get(&3), Some(&"c"));
     }
 
     #[test]

@@ -71,6 +71,16 @@ impl SipService {
         }
     }
 
+    /// Frees soft state that has aged out, even when no new message would rotate it: the
+    /// retransmission cache and the nonce tracker. The sweeper calls it periodically.
+    pub fn sweep(&self, now: u64) {
+        self.cache
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .expire(now);
+        self.registrar.nonces.expire(now);
+    }
+
     /// Handles one message; returns the bytes to send to its source, if any.
     pub fn handle_message(
         &self,

@@ -57,7 +57,7 @@ pub struct Registrar {
     /// Limits from the configuration.
     pub settings: SipSettings,
     secret: [u8; 32],
-    nonces: NonceTracker,
+    pub(crate) nonces: NonceTracker,
     limiter: Limiter,
     is_local: fn(IpAddr) -> bool,
     local_hosts: Mutex<HashMap<String, bool>>,
@@ -565,6 +565,14 @@ impl NonceTracker {
                 NonceUseCheck::Fresh
             }
         }
+    }
+
+    /// Lets an idle tracker drop what a storm left (see `Generations::expire`).
+    pub fn expire(&self, now: u64) {
+        self.uses
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .expire(now);
     }
 
     /// Kills a nonce after a failed response.
