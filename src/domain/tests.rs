@@ -1128,7 +1128,7 @@ mod record_cache {
                 .auth_by_sid(&alice.sid)
                 .unwrap()
                 .unwrap()
-                .ha1_md5,
+                .ha1_md5_hex(),
             alice.ha1_md5
         );
         assert_eq!(
@@ -1175,7 +1175,12 @@ mod record_cache {
         )
         .unwrap();
         assert_eq!(
-            world.store.auth_by_login("alice").unwrap().unwrap().ha1_md5,
+            world
+                .store
+                .auth_by_login("alice")
+                .unwrap()
+                .unwrap()
+                .ha1_md5_hex(),
             rekeyed.ha1_md5
         );
 

@@ -369,10 +369,10 @@ fn authenticate(
     let client = store.auth_by_login(&creds.username)?;
     let ha1 = client
         .as_ref()
-        .filter(|client| client.realm == reg.realm)
+        .filter(|client| *client.realm == *reg.realm)
         .map(|client| match algorithm {
-            Algorithm::Md5 => client.ha1_md5.clone(),
-            Algorithm::Sha256 => client.ha1_sha256.clone(),
+            Algorithm::Md5 => client.ha1_md5_hex(),
+            Algorithm::Sha256 => client.ha1_sha256_hex(),
         });
     // Without a usable HA1, compare against a random one: same work, same answer.
     let ha1_or_dummy = ha1

@@ -15,7 +15,7 @@ pub mod check;
 pub mod keys;
 pub mod records;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -68,10 +68,36 @@ pub struct Store {
 #[derive(Default)]
 struct RecordCache {
     generation: u64,
-    by_login: HashMap<String, Arc<ClientAuth>>,
+    by_login: HashSet<ByLogin>,
     by_sid: HashMap<ClientSid, Arc<ClientAuth>>,
+    /// The realm every cached client shares, unless a record names another.
+    realm: Option<Arc<str>>,
     statuses: HashMap<AccountSid, Status>,
 }
+
+/// A cached client keyed by its own login, so that the login is not stored twice.
+struct ByLogin(Arc<ClientAuth>);
+
+impl std::borrow::Borrow<str> for ByLogin {
+    fn borrow(&self) -> &str {
+        &self.0.login
+    }
+}
+
+impl std::hash::Hash for ByLogin {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // Must hash exactly as the borrowed `str` does.
+        self.0.login.hash(state);
+    }
+}
+
+impl PartialEq for ByLogin {
+    fn eq(&self, other: &ByLogin) -> bool {
+        self.0.login == other.0.login
+    }
+}
+
+impl Eq for ByLogin {}
 
 /// Entries beyond which the cache starts over (a box with more clients just decodes more).
 const CACHE_MAX: usize = 200_000;
@@ -338,14 +364,14 @@ impl Store {
         let generation = {
             let cache = self.lock_cache();
             if let Some(found) = cache.by_login.get(login) {
-                return Ok(Some(found.clone()));
+                return Ok(Some(found.0.clone()));
             }
             cache.generation
         };
         let Some(record) = self.client_by_login(login)? else {
             return Ok(None);
         };
-        Ok(Some(self.remember(generation, &record)))
+        self.remember(generation, &record).map(Some)
     }
 
     /// The registration credentials of a client, by id (cached).
@@ -360,7 +386,7 @@ impl Store {
         let Some(record) = self.client(sid)? else {
             return Ok(None);
         };
-        Ok(Some(self.remember(generation, &record)))
+        self.remember(generation, &record).map(Some)
     }
 
     /// An account's status (cached).
@@ -382,14 +408,19 @@ impl Store {
         Ok(Some(record.status))
     }
 
-    fn remember(&self, generation: u64, record: &ClientRecord) -> Arc<ClientAuth> {
-        let auth = Arc::new(ClientAuth::of(record));
+    fn remember(&self, generation: u64, record: &ClientRecord) -> Result<Arc<ClientAuth>> {
         let mut cache = self.lock_cache();
+        let realm = match &cache.realm {
+            Some(realm) if **realm == *record.realm => realm.clone(),
+            _ => Arc::from(record.realm.as_str()),
+        };
+        let auth = Arc::new(ClientAuth::of(record, realm.clone())?);
         if cache.generation == generation && cache.by_sid.len() < CACHE_MAX {
-            cache.by_login.insert(auth.login.clone(), auth.clone());
+            cache.realm.get_or_insert(realm);
+            cache.by_login.replace(ByLogin(auth.clone()));
             cache.by_sid.insert(auth.sid, auth.clone());
         }
-        auth
+        Ok(auth)
     }
 
     fn lock_cache(&self) -> MutexGuard<'_, RecordCache> {

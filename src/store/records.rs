@@ -5,9 +5,12 @@
 //! and they change for different reasons. New fields get `#[serde(default)]`; renames and
 //! removals need a schema version bump in `store::migrate`.
 
+use std::sync::Arc;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use crate::crypto;
 use crate::domain::{AccountSid, ClientSid, Role, Status};
 use crate::error::{Error, Result};
 
@@ -80,6 +83,8 @@ pub struct ClientRecord {
 }
 
 /// What the registrar needs of a client, on every REGISTER: no display fields, no voice URLs.
+/// Held in memory for every client that registers, so it is kept small: HA1 values as bytes,
+/// the realm shared between clients (there is one per box).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientAuth {
     /// The client.
@@ -87,29 +92,40 @@ pub struct ClientAuth {
     /// Its account.
     pub account: AccountSid,
     /// Its login.
-    pub login: String,
+    pub login: Box<str>,
     /// False when disabled.
     pub enabled: bool,
     /// The realm of the HA1 values.
-    pub realm: String,
-    /// MD5 HA1.
-    pub ha1_md5: String,
-    /// SHA-256 HA1.
-    pub ha1_sha256: String,
+    pub realm: Arc<str>,
+    ha1_md5: [u8; 16],
+    ha1_sha256: [u8; 32],
 }
 
 impl ClientAuth {
-    /// The registrar's view of a stored client.
-    pub fn of(record: &ClientRecord) -> ClientAuth {
-        ClientAuth {
+    /// The registrar's view of a stored client; `realm` is `record.realm`, passed in so that
+    /// callers can share one allocation.
+    pub fn of(record: &ClientRecord, realm: Arc<str>) -> Result<ClientAuth> {
+        debug_assert_eq!(*realm, *record.realm);
+        let corrupt = || Error::Corrupt(format!("client {}: bad HA1", record.sid));
+        Ok(ClientAuth {
             sid: record.sid,
             account: record.account,
-            login: record.login.clone(),
+            login: record.login.as_str().into(),
             enabled: record.enabled,
-            realm: record.realm.clone(),
-            ha1_md5: record.ha1_md5.clone(),
-            ha1_sha256: record.ha1_sha256.clone(),
-        }
+            realm,
+            ha1_md5: crypto::unhex(&record.ha1_md5).ok_or_else(corrupt)?,
+            ha1_sha256: crypto::unhex(&record.ha1_sha256).ok_or_else(corrupt)?,
+        })
+    }
+
+    /// MD5(login:realm:password), hex, as digest computations take it.
+    pub fn ha1_md5_hex(&self) -> String {
+        crypto::hex(&self.ha1_md5)
+    }
+
+    /// SHA-256(login:realm:password), hex.
+    pub fn ha1_sha256_hex(&self) -> String {
+        crypto::hex(&self.ha1_sha256)
     }
 }
 
