@@ -6,9 +6,11 @@
 //! answer and same work for an unknown user as for a wrong secret). Nothing here logs a
 //! secret: the failure log line names the user part and the address only.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use base64::Engine;
 
@@ -17,15 +19,16 @@ use crate::error::{Error, Result};
 use crate::store::records::AccountRecord;
 use crate::store::Store;
 
-/// Upper bound on tracked addresses, so a scan from many sources cannot grow memory forever.
+/// Upper bound on tracked keys, so a scan from many sources cannot grow memory forever.
 const MAX_TRACKED: usize = 10_000;
 
-/// Counts failed logins per source address and refuses an address that failed too often.
-pub struct Limiter {
+/// Counts failed logins per key (a source address; for SIP also a login) and refuses a key
+/// that failed too often.
+pub struct Limiter<K = IpAddr> {
     max_failures: u32,
     window_secs: u64,
     backoff_secs: u64,
-    entries: Mutex<HashMap<IpAddr, Entry>>,
+    entries: Mutex<HashMap<K, Entry>>,
 }
 
 #[derive(Clone, Copy)]
@@ -35,10 +38,10 @@ struct Entry {
     blocked_until: u64,
 }
 
-impl Limiter {
-    /// A limiter that blocks an address for `backoff_secs` after `max_failures` failures
-    /// within `window_secs`.
-    pub fn new(max_failures: u32, window_secs: u64, backoff_secs: u64) -> Limiter {
+impl<K: Hash + Eq> Limiter<K> {
+    /// A limiter that blocks a key for `backoff_secs` after `max_failures` failures within
+    /// `window_secs`.
+    pub fn new(max_failures: u32, window_secs: u64, backoff_secs: u64) -> Limiter<K> {
         Limiter {
             max_failures,
             window_secs,
@@ -47,25 +50,27 @@ impl Limiter {
         }
     }
 
-    /// `TooManyRequests` while the address is blocked.
-    pub fn check(&self, ip: IpAddr, now: u64) -> Result<()> {
-        let entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        match entries.get(&ip) {
+    /// An empty limiter with the same thresholds, over another kind of key.
+    pub fn same_limits<L: Hash + Eq>(&self) -> Limiter<L> {
+        Limiter::new(self.max_failures, self.window_secs, self.backoff_secs)
+    }
+
+    /// `TooManyRequests` while the key is blocked.
+    pub fn check<Q>(&self, key: &Q, now: u64) -> Result<()>
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        match self.lock().get(key) {
             Some(entry) if entry.blocked_until > now => Err(Error::TooManyRequests),
             _ => Ok(()),
         }
     }
 
     /// Records one failure; the failure that reaches the limit starts the back-off.
-    pub fn record_failure(&self, ip: IpAddr, now: u64) {
-        let mut entries = self
-            .entries
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        if entries.len() >= MAX_TRACKED && !entries.contains_key(&ip) {
+    pub fn record_failure(&self, key: K, now: u64) {
+        let mut entries = self.lock();
+        if entries.len() >= MAX_TRACKED && !entries.contains_key(&key) {
             let window = self.window_secs;
             entries
                 .retain(|_, entry| entry.blocked_until > now || entry.window_start + window > now);
@@ -77,8 +82,13 @@ impl Limiter {
                 let cutoff = starts[starts.len() / 2];
                 entries.retain(|_, entry| entry.window_start > cutoff || entry.blocked_until > now);
             }
+            if entries.len() >= 2 * MAX_TRACKED {
+                // Blocked entries are never forgotten early; past this a flood of new keys is
+                // not tracked, so memory stays bounded (the other limiter still applies).
+                return;
+            }
         }
-        let entry = entries.entry(ip).or_insert(Entry {
+        let entry = entries.entry(key).or_insert(Entry {
             window_start: now,
             failures: 0,
             blocked_until: 0,
@@ -95,13 +105,19 @@ impl Limiter {
         }
     }
 
-    /// Forgets an address's failures after a successful login.
-    pub fn record_success(&self, ip: IpAddr) {
-        let mut entries = self
-            .entries
+    /// Forgets a key's failures after a successful login.
+    pub fn record_success<Q>(&self, key: &Q)
+    where
+        K: Borrow<Q>,
+        Q: Hash + Eq + ?Sized,
+    {
+        self.lock().remove(key);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<K, Entry>> {
+        self.entries
             .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        entries.remove(&ip);
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 }
 
@@ -119,13 +135,13 @@ pub fn authenticate(
         return Err(Error::Unauthorized);
     };
     if let Some(ip) = peer {
-        limiter.check(ip, now)?;
+        limiter.check(&ip, now)?;
     }
     let (user, secret) = parse_basic(header).ok_or(Error::Unauthorized)?;
     match accounts::verify_credentials(store, &user, &secret) {
         Ok(record) => {
             if let Some(ip) = peer {
-                limiter.record_success(ip);
+                limiter.record_success(&ip);
             }
             Ok(record)
         }
@@ -190,19 +206,19 @@ mod tests {
         let other: IpAddr = "10.0.0.2".parse().unwrap();
         for t in 0..2 {
             limiter.record_failure(ip, 100 + t);
-            assert!(limiter.check(ip, 100 + t).is_ok());
+            assert!(limiter.check(&ip, 100 + t).is_ok());
         }
         limiter.record_failure(ip, 102);
         assert!(matches!(
-            limiter.check(ip, 102),
+            limiter.check(&ip, 102),
             Err(Error::TooManyRequests)
         ));
         assert!(matches!(
-            limiter.check(ip, 131),
+            limiter.check(&ip, 131),
             Err(Error::TooManyRequests)
         ));
-        assert!(limiter.check(other, 102).is_ok());
-        assert!(limiter.check(ip, 132).is_ok());
+        assert!(limiter.check(&other, 102).is_ok());
+        assert!(limiter.check(&ip, 132).is_ok());
     }
 
     #[test]
@@ -212,10 +228,10 @@ mod tests {
         limiter.record_failure(ip, 0);
         limiter.record_failure(ip, 1);
         limiter.record_failure(ip, 61); // new window
-        assert!(limiter.check(ip, 61).is_ok());
+        assert!(limiter.check(&ip, 61).is_ok());
         limiter.record_failure(ip, 62);
-        limiter.record_success(ip);
+        limiter.record_success(&ip);
         limiter.record_failure(ip, 63);
-        assert!(limiter.check(ip, 63).is_ok());
+        assert!(limiter.check(&ip, 63).is_ok());
     }
 }

@@ -142,7 +142,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "auth.max_failures",
         default: "10",
-        help: "failed API logins from one address before it is refused with 429",
+        help: "failed logins from one address (API: 429; SIP: dropped), or for one SIP login from any address, before a back-off",
     },
     Setting {
         key: "auth.window_secs",
@@ -152,7 +152,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         key: "auth.backoff_secs",
         default: "60",
-        help: "how long an address stays refused after too many failures",
+        help: "how long an address or a SIP login stays refused after too many failures",
     },
 ];
 

@@ -58,7 +58,10 @@ pub struct Registrar {
     pub settings: SipSettings,
     secret: [u8; 32],
     pub(crate) nonces: NonceTracker,
+    /// Failures per source address.
     limiter: Limiter,
+    /// Failures per login, from any address, with the same thresholds (SPEC.md §4).
+    logins: Limiter<Box<str>>,
     is_local: fn(IpAddr) -> bool,
     local_hosts: Mutex<HashMap<String, bool>>,
 }
@@ -77,6 +80,7 @@ impl Registrar {
             settings,
             secret: crypto::random_bytes()?,
             nonces: NonceTracker::new(0),
+            logins: limiter.same_limits(),
             limiter,
             is_local,
             local_hosts: Mutex::new(HashMap::new()),
@@ -107,7 +111,35 @@ impl Registrar {
 
     /// False while `ip` is over the failed-authentication limit: its requests are dropped.
     pub fn admits(&self, ip: IpAddr, now: u64) -> bool {
-        self.limiter.check(ip, now).is_ok()
+        self.limiter.check(&ip, now).is_ok()
+    }
+
+    /// False while `login` is over the failed-authentication limit, counted from every
+    /// address (a password guessed from many addresses), unless `peer` is where that client
+    /// is registered right now: an attack on one extension must not lock out the phone on the
+    /// desk. An unknown login is limited the same way, so the limit tells nothing about
+    /// which logins exist.
+    fn login_admits(
+        &self,
+        store: &Store,
+        login: &str,
+        client: Option<&ClientAuth>,
+        peer: Peer,
+        now: u64,
+    ) -> bool {
+        if self.logins.check(login_key(login), now).is_ok() {
+            return true;
+        }
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        client.is_some_and(|client| {
+            store.bindings(&client.sid).iter().any(|binding| {
+                binding.expires_at > now
+                    && binding
+                        .source
+                        .parse::<SocketAddr>()
+                        .is_ok_and(|source| source.ip() == peer.addr.ip())
+            })
+        })
     }
 
     fn challenge(&self, req: &Message, peer: Peer, now: u64, stale: bool) -> Response {
@@ -131,6 +163,9 @@ impl Registrar {
         reason: &str,
         nonce: &str,
     ) -> Response {
+        // Not forgotten on a success: a phone refreshing its binding must not hand an
+        // attacker a fresh allowance of guesses.
+        self.logins.record_failure(login_key(user).into(), now);
         let user: String = user
             .chars()
             .take(64)
@@ -367,6 +402,11 @@ fn authenticate(
         )))
     };
     let client = store.auth_by_login(&creds.username)?;
+    if !reg.login_admits(store, &creds.username, client.as_deref(), peer, now) {
+        // Not evaluated: while a login is limited, no guess at its password is tried. The
+        // answer is that of a wrong password, and the address pays for it.
+        return fail("login_limited");
+    }
     let ha1 = client
         .as_ref()
         .filter(|client| *client.realm == *reg.realm)
@@ -408,7 +448,7 @@ fn authenticate(
             return challenge(false);
         }
     }
-    reg.limiter.record_success(peer.addr.ip());
+    reg.limiter.record_success(&peer.addr.ip());
     Ok(Authenticated::Client(client))
 }
 
@@ -498,6 +538,15 @@ fn parse_cseq(text: &str) -> Result<u32> {
     match (number, method) {
         (Some(number), Some(method)) if method.eq_ignore_ascii_case("REGISTER") => Ok(number),
         _ => Err(Error::Invalid("bad CSeq header".to_string())),
+    }
+}
+
+/// The per-login limiter's key: a login is at most 64 characters, so a longer user name
+/// cannot name one, and its first 64 characters are as good a key as any.
+fn login_key(user: &str) -> &str {
+    match user.char_indices().nth(64) {
+        Some((end, _)) => &user[..end],
+        None => user,
     }
 }
 

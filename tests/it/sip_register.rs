@@ -437,6 +437,49 @@ fn an_address_over_the_failure_limit_is_ignored() {
 }
 
 #[test]
+fn a_password_guessed_from_many_addresses_is_limited_per_login() {
+    let server = start("sip-login-limit");
+    server.create_client(&server.root_sid, "alice", "alice-secret");
+    let mut desk = Phone::udp(&server, "alice", "alice-secret");
+    let contact = desk.contact("");
+    assert_eq!(sip_status(&desk.register(&contact)), 200);
+    // Five addresses, one guess each: no address reaches its own limit of five.
+    for n in 2..7 {
+        let mut guesser = Phone::udp_from(&server, &format!("127.0.0.{n}:0"), "alice", "guess");
+        assert_eq!(sip_status(&guesser.register("")), 401);
+    }
+    let mut laptop = Phone::udp_from(&server, "127.0.0.7:0", "alice", "alice-secret");
+    let contact = laptop.contact("");
+    assert_eq!(
+        sip_status(&laptop.register(&contact)),
+        401,
+        "even the right password is not tried while the login is limited"
+    );
+    let log = std::fs::read_to_string(server.dir.join("stderr.log")).unwrap();
+    assert!(
+        log.contains(&format!(
+            "auth failed: user=alice source={} reason=login_limited",
+            laptop.local
+        )),
+        "{log}"
+    );
+    let contact = desk.contact("");
+    assert_eq!(
+        sip_status(&desk.register(&contact)),
+        200,
+        "the phone registered from its own address is not locked out"
+    );
+    let mut bob = Phone::udp_from(&server, "127.0.0.8:0", "bob", "bob-secret-1");
+    server.create_client(&server.root_sid, "bob", "bob-secret-1");
+    let contact = bob.contact("");
+    assert_eq!(
+        sip_status(&bob.register(&contact)),
+        200,
+        "other logins are not limited"
+    );
+}
+
+#[test]
 fn phones_register_over_ipv6() {
     if std::net::UdpSocket::bind("[::1]:0").is_err() {
         // Some containers have no IPv6 loopback at all; there is nothing to listen on then.

@@ -403,7 +403,13 @@ impl Phone {
         } else {
             "127.0.0.1:0"
         };
-        let socket = std::net::UdpSocket::bind(any).unwrap();
+        Phone::udp_from(server, any, user, password)
+    }
+
+    /// A phone on UDP from `local` (any of 127.0.0.0/8 works on Linux: a phone at another
+    /// address without another machine).
+    pub fn udp_from(server: &TestServer, local: &str, user: &str, password: &str) -> Phone {
+        let socket = std::net::UdpSocket::bind(local).unwrap();
         socket
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();

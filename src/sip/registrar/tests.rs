@@ -686,3 +686,57 @@ fn suspending_an_ancestor_drops_a_grandchild_accounts_bindings() {
         403
     );
 }
+
+#[test]
+fn a_login_guessed_from_many_addresses_is_limited_but_not_its_registered_phone() {
+    let mut rig = Rig::new();
+    let desk = rig.peer;
+    assert_eq!(
+        rig.register("alice", "alice-secret", 1, CONTACT, T0).code,
+        200
+    );
+    let from = |rig: &mut Rig, n: u8| {
+        rig.peer.addr = SocketAddr::from(([10, 0, 0, n], 5060));
+    };
+    // One guess from each of three addresses: no address reaches its own limit.
+    for n in 1..=3 {
+        from(&mut rig, n);
+        assert_eq!(rig.register("alice", "guess", 1, CONTACT, T0).code, 401);
+        assert_eq!(rig.register("mallory", "guess", 1, CONTACT, T0).code, 401);
+    }
+    // Now even the right password is not tried from a new address...
+    from(&mut rig, 4);
+    let limited = rig.register("alice", "alice-secret", 1, CONTACT, T0 + 1);
+    assert_eq!(limited.code, 401);
+    assert_eq!(header(&limited, "WWW-Authenticate").len(), 2);
+    // ...and an unknown login gets the very same answer.
+    let unknown = rig.register("mallory", "anything", 1, CONTACT, T0 + 1);
+    assert_eq!(
+        (unknown.code, header(&unknown, "WWW-Authenticate").len()),
+        (401, 2)
+    );
+    // Other logins are not affected.
+    assert_eq!(rig.register("bob", "bob-secret", 1, "", T0 + 1).code, 200);
+    // The phone that holds alice's binding keeps refreshing it.
+    rig.peer = desk;
+    assert_eq!(
+        rig.register("alice", "alice-secret", 3, CONTACT, T0 + 2)
+            .code,
+        200
+    );
+    // After the back-off, alice can register from anywhere again.
+    from(&mut rig, 5);
+    assert_eq!(
+        rig.register("alice", "alice-secret", 5, CONTACT, T0 + 62)
+            .code,
+        200
+    );
+}
+
+#[test]
+fn login_key_is_the_first_64_characters() {
+    assert_eq!(login_key("alice"), "alice");
+    let long = "é".repeat(100);
+    assert_eq!(login_key(&long).chars().count(), 64);
+    assert_eq!(login_key(&"a".repeat(64)), "a".repeat(64));
+}
