@@ -96,13 +96,14 @@ pub fn pbkdf2_sha256(password: &[u8], salt: &[u8], iterations: u32) -> [u8; 32] 
 }
 
 /// An HMAC-SHA256 key with its inner and outer pads already absorbed.
-struct HmacKey {
+pub struct HmacKey {
     inner: Sha256,
     outer: Sha256,
 }
 
 impl HmacKey {
-    fn new(key: &[u8]) -> HmacKey {
+    /// Absorbs the key's pads once.
+    pub fn new(key: &[u8]) -> HmacKey {
         let mut block = [0u8; 64];
         if key.len() > 64 {
             block[..32].copy_from_slice(&Sha256::digest(key));
@@ -116,7 +117,8 @@ impl HmacKey {
         HmacKey { inner, outer }
     }
 
-    fn mac(&self, message: &[u8]) -> [u8; 32] {
+    /// HMAC-SHA256 of `message` under this key.
+    pub fn mac(&self, message: &[u8]) -> [u8; 32] {
         let mut inner = self.inner.clone();
         inner.update(message);
         let mut outer = self.outer.clone();

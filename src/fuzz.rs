@@ -58,7 +58,7 @@ pub fn digest_authorization(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let secret = [7; 32];
+    let secret = digest::NonceKey::new(&[7; 32]);
     if let Some(credentials) = Credentials::parse(text) {
         let _ = credentials.algorithm();
         let source = "192.0.2.7".parse().expect("address");

@@ -56,7 +56,7 @@ pub struct Registrar {
     pub realm: String,
     /// Limits from the configuration.
     pub settings: SipSettings,
-    secret: [u8; 32],
+    secret: digest::NonceKey,
     pub(crate) nonces: NonceTracker,
     /// Failures per source address.
     limiter: Limiter,
@@ -78,7 +78,7 @@ impl Registrar {
         Ok(Registrar {
             realm: realm.to_string(),
             settings,
-            secret: crypto::random_bytes()?,
+            secret: digest::NonceKey::new(&crypto::random_bytes()?),
             nonces: NonceTracker::new(0),
             logins: limiter.same_limits(),
             limiter,
