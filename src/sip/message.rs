@@ -71,30 +71,39 @@ impl Message {
     }
 }
 
-/// Canonical names of the compact header forms (RFC 3261 §7.3.3 and the extension RFCs).
+/// Canonical names of the compact header forms (RFC 3261 §7.3.3 and the extension RFCs),
+/// and of the long forms we read, as (compact, long).
+const CANONICAL: &[(&str, &str)] = &[
+    ("i", "Call-ID"),
+    ("m", "Contact"),
+    ("f", "From"),
+    ("t", "To"),
+    ("v", "Via"),
+    ("l", "Content-Length"),
+    ("c", "Content-Type"),
+    ("e", "Content-Encoding"),
+    ("k", "Supported"),
+    ("s", "Subject"),
+    ("o", "Event"),
+    ("u", "Allow-Events"),
+    ("", "CSeq"),
+    ("", "Expires"),
+    ("", "Authorization"),
+    ("", "Require"),
+    ("", "User-Agent"),
+    ("", "Max-Forwards"),
+];
+
+/// The canonical name of a header, in any case and either form; `None` for others. Runs on
+/// every header of every message, so it compares in place instead of lowercasing a copy.
 fn expand(name: &str) -> Option<&'static str> {
-    let long = match name.to_ascii_lowercase().as_str() {
-        "i" | "call-id" => "Call-ID",
-        "m" | "contact" => "Contact",
-        "f" | "from" => "From",
-        "t" | "to" => "To",
-        "v" | "via" => "Via",
-        "l" | "content-length" => "Content-Length",
-        "c" | "content-type" => "Content-Type",
-        "e" | "content-encoding" => "Content-Encoding",
-        "k" | "supported" => "Supported",
-        "s" | "subject" => "Subject",
-        "o" | "event" => "Event",
-        "u" | "allow-events" => "Allow-Events",
-        "cseq" => "CSeq",
-        "expires" => "Expires",
-        "authorization" => "Authorization",
-        "require" => "Require",
-        "user-agent" => "User-Agent",
-        "max-forwards" => "Max-Forwards",
-        _ => return None,
-    };
-    Some(long)
+    CANONICAL
+        .iter()
+        .find(|(short, long)| {
+            (!short.is_empty() && name.eq_ignore_ascii_case(short))
+                || name.eq_ignore_ascii_case(long)
+        })
+        .map(|(_, long)| *long)
 }
 
 /// Parses one complete message (a UDP datagram, or one frame cut by [`frame_length`]).
