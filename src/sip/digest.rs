@@ -82,18 +82,28 @@ impl Credentials {
         };
         for item in split_list(&header[scheme_end..]) {
             let (name, value) = item.split_once('=')?;
-            let value = unquote(value.trim());
-            match name.trim().to_ascii_lowercase().as_str() {
-                "username" => creds.username = value,
-                "realm" => creds.realm = value,
-                "nonce" => creds.nonce = value,
-                "uri" => creds.uri = value,
-                "response" => creds.response = value.to_ascii_lowercase(),
-                "algorithm" => creds.algorithm = value,
-                "qop" => creds.qop = Some(value),
-                "nc" => creds.nc = Some(u32::from_str_radix(&value, 16).ok()?),
-                "cnonce" => creds.cnonce = Some(value),
-                _ => {}
+            // Compared in place: this runs on every authenticated REGISTER.
+            let name = name.trim();
+            let is = |known: &str| name.eq_ignore_ascii_case(known);
+            let value = || unquote(value.trim());
+            if is("username") {
+                creds.username = value();
+            } else if is("realm") {
+                creds.realm = value();
+            } else if is("nonce") {
+                creds.nonce = value();
+            } else if is("uri") {
+                creds.uri = value();
+            } else if is("response") {
+                creds.response = value().to_ascii_lowercase();
+            } else if is("algorithm") {
+                creds.algorithm = value();
+            } else if is("qop") {
+                creds.qop = Some(value());
+            } else if is("nc") {
+                creds.nc = Some(u32::from_str_radix(&value(), 16).ok()?);
+            } else if is("cnonce") {
+                creds.cnonce = Some(value());
             }
         }
         let complete =
@@ -103,11 +113,9 @@ impl Credentials {
 
     /// The algorithm asked for, if we support it.
     pub fn algorithm(&self) -> Option<Algorithm> {
-        match self.algorithm.to_ascii_uppercase().as_str() {
-            "MD5" => Some(Algorithm::Md5),
-            "SHA-256" => Some(Algorithm::Sha256),
-            _ => None,
-        }
+        [Algorithm::Md5, Algorithm::Sha256]
+            .into_iter()
+            .find(|algorithm| self.algorithm.eq_ignore_ascii_case(algorithm.token()))
     }
 }
 

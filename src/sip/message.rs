@@ -7,6 +7,7 @@
 //! values the registrar needs (URIs, name-addr lists, parameters) have their own small parsers
 //! here.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
 /// Messages above this size are refused (SPEC.md §4).
@@ -38,8 +39,9 @@ pub enum StartLine {
 pub struct Message {
     /// Request or response line.
     pub start: StartLine,
-    /// Headers in order of appearance; names in their canonical long form.
-    pub headers: Vec<(String, String)>,
+    /// Headers in order of appearance; names in their canonical long form (borrowed for the
+    /// headers we know, so that they cost no allocation).
+    pub headers: Vec<(Cow<'static, str>, String)>,
     /// The body (as long as Content-Length says, when it is given).
     pub body: Vec<u8>,
 }
@@ -126,7 +128,8 @@ pub fn parse(bytes: &[u8]) -> Result<Message, ParseError> {
     let first = lines.next().unwrap_or("");
     let start = parse_start_line(first)?;
 
-    let mut headers: Vec<(String, String)> = Vec::new();
+    // A phone's REGISTER has about a dozen headers: one allocation for all of them.
+    let mut headers: Vec<(Cow<'static, str>, String)> = Vec::with_capacity(16);
     for line in lines {
         if line.starts_with([' ', '\t']) {
             // A folded line continues the previous header (RFC 3261 §7.3.1).
@@ -144,9 +147,7 @@ pub fn parse(bytes: &[u8]) -> Result<Message, ParseError> {
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(ParseError(format!("bad header name {name:?}")));
         }
-        let name = expand(name)
-            .map(str::to_string)
-            .unwrap_or_else(|| name.to_string());
+        let name = expand(name).map_or_else(|| Cow::Owned(name.to_string()), Cow::Borrowed);
         headers.push((name, value.trim().to_string()));
     }
 
@@ -399,9 +400,9 @@ pub struct Response {
     /// Status code.
     pub code: u16,
     /// Reason phrase.
-    pub reason: String,
+    pub reason: &'static str,
     /// Headers in order.
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Response {
@@ -410,24 +411,26 @@ impl Response {
     pub fn to(
         request: &Message,
         code: u16,
-        reason: &str,
+        reason: &'static str,
         source: std::net::SocketAddr,
     ) -> Response {
-        let mut headers = Vec::new();
+        let mut headers = Vec::with_capacity(12);
         let mut first_via = true;
         for (name, value) in &request.headers {
-            match name.as_str() {
+            match name.as_ref() {
                 "Via" => {
                     for via in split_list(value) {
                         if first_via {
-                            headers.push(("Via".to_string(), stamp_via(via, source)));
+                            headers.push(("Via", stamp_via(via, source)));
                             first_via = false;
                         } else {
-                            headers.push(("Via".to_string(), via.to_string()));
+                            headers.push(("Via", via.to_string()));
                         }
                     }
                 }
-                "From" | "Call-ID" | "CSeq" => headers.push((name.clone(), value.clone())),
+                "From" => headers.push(("From", value.clone())),
+                "Call-ID" => headers.push(("Call-ID", value.clone())),
+                "CSeq" => headers.push(("CSeq", value.clone())),
                 "To" => {
                     let mut to = value.clone();
                     // A final response needs a To tag; a registrar's is fixed (no dialog).
@@ -436,21 +439,21 @@ impl Response {
                     {
                         to.push_str(";tag=edgecomm");
                     }
-                    headers.push((name.clone(), to));
+                    headers.push(("To", to));
                 }
                 _ => {}
             }
         }
         Response {
             code,
-            reason: reason.to_string(),
+            reason,
             headers,
         }
     }
 
     /// Adds a header.
-    pub fn with(mut self, name: &str, value: impl Into<String>) -> Response {
-        self.headers.push((name.to_string(), value.into()));
+    pub fn with(mut self, name: &'static str, value: impl Into<String>) -> Response {
+        self.headers.push((name, value.into()));
         self
     }
 
@@ -468,26 +471,26 @@ impl Response {
 
 /// Adds `received=<ip>` and fills an empty `rport` with the source port.
 fn stamp_via(via: &str, source: std::net::SocketAddr) -> String {
-    let mut parts: Vec<String> = via.split(';').map(|part| part.trim().to_string()).collect();
+    let mut out = String::with_capacity(via.len() + 40);
     let mut has_received = false;
-    for part in parts.iter_mut().skip(1) {
-        let name = part
-            .split('=')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if name == "rport" {
-            *part = format!("rport={}", source.port());
-        } else if name == "received" {
-            *part = format!("received={}", source.ip());
+    for (idx, part) in via.split(';').map(str::trim).enumerate() {
+        if idx > 0 {
+            out.push(';');
+        }
+        let name = part.split('=').next().unwrap_or("").trim();
+        if idx > 0 && name.eq_ignore_ascii_case("rport") {
+            let _ = write!(out, "rport={}", source.port());
+        } else if idx > 0 && name.eq_ignore_ascii_case("received") {
+            let _ = write!(out, "received={}", source.ip());
             has_received = true;
+        } else {
+            out.push_str(part);
         }
     }
     if !has_received {
-        parts.push(format!("received={}", source.ip()));
+        let _ = write!(out, ";received={}", source.ip());
     }
-    parts.join(";")
+    out
 }
 
 #[cfg(test)]

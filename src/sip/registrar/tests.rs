@@ -87,7 +87,7 @@ impl Rig {
 fn header<'a>(res: &'a Response, name: &str) -> Vec<&'a str> {
     res.headers
         .iter()
-        .filter(|(key, _)| key == name)
+        .filter(|(key, _)| *key == name)
         .map(|(_, value)| value.as_str())
         .collect()
 }
@@ -396,8 +396,9 @@ fn nc_must_grow_and_a_failed_response_kills_the_nonce() {
 fn unknown_user_and_wrong_password_look_the_same() {
     let rig = Rig::new();
     let shape = |res: &Response| {
-        let mut headers: Vec<(String, String)> = res.headers.clone();
+        let mut headers: Vec<(&str, String)> = res.headers.clone();
         for (name, value) in &mut headers {
+            let name = *name;
             if name == "WWW-Authenticate" {
                 *value = value.split("nonce=").next().unwrap().to_string();
             }
