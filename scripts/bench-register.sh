@@ -22,8 +22,12 @@ work=$(mktemp -d /tmp/edgecomm-bench.XXXXXX)
 export OUT_ROOT="$work/sipbench"
 
 need=""
-command -v sipp >/dev/null || need="$need sip-tester"
-[ "${KAMAILIO:-0}" = 1 ] && ! command -v kamailio >/dev/null && need="$need kamailio kamailio-sqlite-modules sqlite3"
+wanted="sip-tester"
+[ "${KAMAILIO:-0}" = 1 ] && wanted="$wanted kamailio kamailio-sqlite-modules sqlite3"
+for pkg in $wanted; do
+  # By package, not by command: kamailio without its sqlite module cannot load the users.
+  dpkg-query -W -f '${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || need="$need $pkg"
+done
 if [ -n "$need" ]; then
   apt-get update >/dev/null || true
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $need >/dev/null
@@ -112,7 +116,7 @@ echo "edgecomm cold start with $nusers clients and bindings: READY after $e_cold
 if [ "${KAMAILIO:-0}" = 1 ]; then
   unset SERVER_PID USERS_CSV
   kam="$bench/kamailio.sh"
-  NUSERS="$nusers" "$kam" start "$kport" >/dev/null
+  NUSERS="$nusers" "$kam" start "$kport" >"$work/kamailio-start.log" 2>&1 || { echo "kamailio did not start:"; cat "$work/kamailio-start.log"; exit 1; }
   kramp=$("$bench/run.sh" 127.0.0.1 "$kport" ramp "$ramp_secs" 2>&1 | tee "$work/k-ramp.log" | last_line '^max_register_tps=')
   k_max=$(field max_register_tps <<<"$kramp")
   khalf=$(( k_max / 2 ))
