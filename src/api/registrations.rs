@@ -52,16 +52,19 @@ fn repr(client: &ClientRecord, binding: &BindingRecord, now: i64) -> Repr {
         ("client_sid", Repr::Str(client.sid.to_string())),
         ("account_sid", Repr::Str(client.account.to_string())),
         ("login", Repr::Str(client.login.clone())),
-        ("contact", Repr::Str(binding.contact.clone())),
+        ("contact", Repr::Str(binding.contact.to_string())),
         ("expires", Repr::Int((binding.expires_at - now).max(0))),
-        ("source", Repr::Str(binding.source.clone())),
-        ("transport", Repr::Str(binding.transport.clone())),
+        ("source", Repr::Str(binding.source.to_string())),
+        (
+            "transport",
+            Repr::Str(binding.transport.as_str().to_string()),
+        ),
         (
             "user_agent",
             binding
                 .user_agent
-                .clone()
-                .map(Repr::Str)
+                .as_deref()
+                .map(|agent| Repr::Str(agent.to_string()))
                 .unwrap_or(Repr::Null),
         ),
         ("date_registered", Repr::Str(rfc2822(binding.registered_at))),

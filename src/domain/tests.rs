@@ -934,13 +934,13 @@ mod bindings {
     ) -> BindingRecord {
         BindingRecord {
             client: client.sid,
-            contact: contact.to_string(),
+            contact: contact.into(),
             q: None,
             expires_at,
             call_id: "c".into(),
             cseq: 1,
-            source: "127.0.0.1:5060".into(),
-            transport: "UDP".into(),
+            source: "127.0.0.1:5060".parse().unwrap(),
+            transport: crate::domain::bindings::Transport::Udp,
             user_agent: None,
             registered_at: NOW,
             stored_expires_at: 0,
@@ -981,7 +981,7 @@ mod bindings {
                     list.clear();
                     let mut fresh = binding(&alice, "sip:a@1", at + expires);
                     fresh.cseq = cseq;
-                    fresh.source = source.to_string();
+                    fresh.source = source.parse().unwrap();
                     list.push(fresh);
                     Ok(())
                 })
@@ -1008,7 +1008,7 @@ mod bindings {
         assert_eq!(restart(NOW + 2000).expires_at, NOW + 2060);
         // Anything else that changes (here the source after a NAT rebinding): written.
         refresh(NOW + 2001, 3600, 5, "10.0.0.9:5060");
-        assert_eq!(restart(NOW + 2001).source, "10.0.0.9:5060");
+        assert_eq!(restart(NOW + 2001).source.to_string(), "10.0.0.9:5060");
     }
 
     #[test]

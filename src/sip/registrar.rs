@@ -22,24 +22,7 @@ use crate::sip::message::{Message, NameAddr, Response, SipUri, StartLine};
 use crate::store::records::{BindingRecord, ClientAuth};
 use crate::store::Store;
 
-/// How a request arrived.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Transport {
-    /// A datagram.
-    Udp,
-    /// A stream connection.
-    Tcp,
-}
-
-impl Transport {
-    /// `UDP` or `TCP`, as shown in registrations.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::Udp => "UDP",
-            Transport::Tcp => "TCP",
-        }
-    }
-}
+pub use crate::domain::bindings::Transport;
 
 /// The source of a request.
 #[derive(Clone, Copy, Debug)]
@@ -132,13 +115,10 @@ impl Registrar {
         }
         let now = i64::try_from(now).unwrap_or(i64::MAX);
         client.is_some_and(|client| {
-            store.bindings(&client.sid).iter().any(|binding| {
-                binding.expires_at > now
-                    && binding
-                        .source
-                        .parse::<SocketAddr>()
-                        .is_ok_and(|source| source.ip() == peer.addr.ip())
-            })
+            store
+                .bindings(&client.sid)
+                .iter()
+                .any(|binding| binding.expires_at > now && binding.source.ip() == peer.addr.ip())
         })
     }
 
@@ -278,7 +258,7 @@ fn register(
         .header("User-Agent")
         .map(|ua| ua.chars().take(256).collect::<String>());
     let now_secs = i64::try_from(now).unwrap_or(i64::MAX);
-    let bindings = store.update_bindings(&client.sid, now_secs, |list| {
+    let contacts = store.update_bindings(&client.sid, now_secs, |list| {
         // Checked under the bindings lock (and only here: it costs two reads), so a concurrent
         // disable or suspension, which drops bindings after its commit under the same lock,
         // cannot be outrun.
@@ -293,7 +273,7 @@ fn register(
             Contacts::RemoveAll => {
                 if list
                     .iter()
-                    .any(|binding| binding.call_id == call_id && binding.cseq >= cseq)
+                    .any(|binding| *binding.call_id == *call_id && binding.cseq >= cseq)
                 {
                     return Err(Error::Invalid(
                         "CSeq out of order for this Call-ID".to_string(),
@@ -303,9 +283,11 @@ fn register(
             }
             Contacts::Update(contacts) => {
                 for (contact, q, expires) in contacts {
-                    let existing = list.iter().position(|binding| binding.contact == *contact);
+                    let existing = list
+                        .iter()
+                        .position(|binding| *binding.contact == **contact);
                     if let Some(idx) = existing {
-                        if list[idx].call_id == call_id && list[idx].cseq >= cseq {
+                        if *list[idx].call_id == *call_id && list[idx].cseq >= cseq {
                             return Err(Error::Invalid(
                                 "CSeq out of order for this Call-ID".to_string(),
                             ));
@@ -318,14 +300,14 @@ fn register(
                     if *expires > 0 {
                         list.push(BindingRecord {
                             client: client.sid,
-                            contact: contact.clone(),
-                            q: q.clone(),
+                            contact: contact.as_str().into(),
+                            q: q.as_deref().map(Box::from),
                             expires_at: now_secs + i64::from(*expires),
-                            call_id: call_id.clone(),
+                            call_id: call_id.as_str().into(),
                             cseq,
-                            source: peer.addr.to_string(),
-                            transport: peer.transport.as_str().to_string(),
-                            user_agent: user_agent.clone(),
+                            source: peer.addr,
+                            transport: peer.transport,
+                            user_agent: user_agent.as_deref().map(Box::from),
                             registered_at,
                             stored_expires_at: 0,
                         });
@@ -339,19 +321,25 @@ fn register(
                 }
             }
         }
-        Ok(list.clone())
+        // The 200's Contact values, built here rather than from a copy of the whole list.
+        Ok(list
+            .iter()
+            .map(|binding| {
+                let mut value = format!(
+                    "<{}>;expires={}",
+                    binding.contact,
+                    (binding.expires_at - now_secs).max(0)
+                );
+                if let Some(q) = &binding.q {
+                    value.push_str(&format!(";q={q}"));
+                }
+                value
+            })
+            .collect::<Vec<String>>())
     })?;
 
     let mut res = Response::to(req, 200, "OK", peer.addr);
-    for binding in &bindings {
-        let mut value = format!(
-            "<{}>;expires={}",
-            binding.contact,
-            (binding.expires_at - now_secs).max(0)
-        );
-        if let Some(q) = &binding.q {
-            value.push_str(&format!(";q={q}"));
-        }
+    for value in contacts {
         res = res.with("Contact", value);
     }
     Ok(res.with("Date", http_date(now_secs)))

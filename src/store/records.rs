@@ -5,12 +5,14 @@
 //! and they change for different reasons. New fields get `#[serde(default)]`; renames and
 //! removals need a schema version bump in `store::migrate`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto;
+use crate::domain::bindings::Transport;
 use crate::domain::{AccountSid, ClientSid, Role, Status};
 use crate::error::{Error, Result};
 
@@ -129,29 +131,31 @@ impl ClientAuth {
     }
 }
 
-/// One registration binding of a client (soft state, RFC 3261 §10).
+/// One registration binding of a client (soft state, RFC 3261 §10). One is held in memory
+/// per registered phone, so text fields are boxed (no spare capacity) and the address and
+/// transport are kept as values, not text; the JSON form is the same as with strings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BindingRecord {
     /// The client that registered.
     pub client: ClientSid,
     /// The contact URI, as registered (without angle brackets).
-    pub contact: String,
+    pub contact: Box<str>,
     /// The contact's `q` parameter, if it had one.
     #[serde(default)]
-    pub q: Option<String>,
+    pub q: Option<Box<str>>,
     /// Unix seconds when the binding expires.
     pub expires_at: i64,
     /// Call-ID of the REGISTER that last refreshed it.
-    pub call_id: String,
+    pub call_id: Box<str>,
     /// CSeq number of that REGISTER.
     pub cseq: u32,
-    /// Source address of that REGISTER (`ip:port`).
-    pub source: String,
+    /// Source address of that REGISTER (stored as `ip:port`).
+    pub source: SocketAddr,
     /// `UDP` or `TCP`.
-    pub transport: String,
+    pub transport: Transport,
     /// The phone's User-Agent header, if it sent one.
     #[serde(default)]
-    pub user_agent: Option<String>,
+    pub user_agent: Option<Box<str>>,
     /// Unix seconds of the first registration of this contact.
     pub registered_at: i64,
     /// When the stored copy of this binding expires; 0 when there is none yet. Not itself
@@ -193,4 +197,29 @@ pub fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>> {
 /// Decodes a stored record; failure means corruption (or a bug), never bad user input.
 pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T> {
     serde_json::from_slice(bytes).map_err(|err| Error::Corrupt(format!("decode: {err}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_binding_keeps_its_json_form() {
+        // As every earlier version wrote it: address and transport as text.
+        let stored = r#"{"client":"CL0123456789abcdef0123456789abcdef","contact":"sip:alice@[2001:db8::1]:5062","q":"0.5","expires_at":1700003600,"call_id":"c1@phone","cseq":7,"source":"[2001:db8::1]:5062","transport":"TCP","user_agent":"Desk/1.0","registered_at":1700000000}"#;
+        let binding: BindingRecord = decode(stored.as_bytes()).unwrap();
+        assert_eq!(binding.source, "[2001:db8::1]:5062".parse().unwrap());
+        assert_eq!(binding.transport, Transport::Tcp);
+        assert_eq!(binding.user_agent.as_deref(), Some("Desk/1.0"));
+        assert_eq!(
+            String::from_utf8(encode(&binding).unwrap()).unwrap(),
+            stored
+        );
+        let older = stored
+            .replace(r#","q":"0.5""#, "")
+            .replace(r#","user_agent":"Desk/1.0""#, "");
+        let binding: BindingRecord = decode(older.as_bytes()).unwrap();
+        assert_eq!((binding.q, binding.user_agent), (None, None));
+        assert!(decode::<BindingRecord>(stored.replace("TCP", "SCTP").as_bytes()).is_err());
+    }
 }
