@@ -51,9 +51,11 @@ pub struct Store {
     client_logins: sled::Tree,
     /// Client id ++ contact hash → `BindingRecord`. Soft state: written without a flush.
     bindings: sled::Tree,
-    /// The bindings, in memory: the registrar and the API read only this. Its lock also
-    /// serialises every change to a client's bindings, so the tree follows the map.
-    live_bindings: Mutex<HashMap<ClientSid, Vec<BindingRecord>>>,
+    /// The bindings, in memory: the registrar and the API read only this. A client's shard
+    /// lock also serialises every change to its bindings, so the tree follows the map.
+    /// Sharded by client so that UDP workers registering different phones do not queue on
+    /// one lock (or on one preempted holder) during a storm.
+    live_bindings: Vec<Mutex<LiveBindings>>,
     /// Decoded copies of what the registrar reads on every REGISTER (see `RecordCache`).
     cache: Mutex<RecordCache>,
     write_lock: Mutex<()>,
@@ -73,6 +75,16 @@ struct RecordCache {
     /// The realm every cached client shares, unless a record names another.
     realm: Option<Arc<str>>,
     statuses: HashMap<AccountSid, Status>,
+}
+
+fn shard_of(client: &ClientSid) -> usize {
+    usize::from(client.as_bytes()[0]) % BINDING_SHARDS
+}
+
+/// A panic under a shard lock can at worst have taken one client's list out of memory (soft
+/// state: the tree still has it for a restart, and the phone re-registers); take it over.
+fn lock_live(shard: &Mutex<LiveBindings>) -> MutexGuard<'_, LiveBindings> {
+    shard.lock().unwrap_or_else(|poison| poison.into_inner())
 }
 
 /// A cached client keyed by its own login, so that the login is not stored twice.
@@ -98,6 +110,12 @@ impl PartialEq for ByLogin {
 }
 
 impl Eq for ByLogin {}
+
+/// One shard of the in-memory bindings.
+type LiveBindings = HashMap<ClientSid, Vec<BindingRecord>>;
+
+/// Shards of the in-memory bindings; SIDs are random, so their first byte spreads clients evenly.
+const BINDING_SHARDS: usize = 16;
 
 /// Entries beyond which the cache starts over (a box with more clients just decodes more).
 const CACHE_MAX: usize = 200_000;
@@ -174,7 +192,9 @@ impl Store {
             account_clients: db.open_tree("account_clients")?,
             client_logins: db.open_tree("client_logins")?,
             bindings: db.open_tree("bindings")?,
-            live_bindings: Mutex::new(HashMap::new()),
+            live_bindings: (0..BINDING_SHARDS)
+                .map(|_| Mutex::new(HashMap::new()))
+                .collect(),
             cache: Mutex::new(RecordCache::default()),
             db,
             write_lock: Mutex::new(()),
@@ -186,7 +206,7 @@ impl Store {
     /// crash can leave such leftovers, since bindings are written without a flush).
     /// Returns how many were kept.
     pub fn load_bindings(&self, now: i64) -> Result<usize> {
-        let mut live: HashMap<ClientSid, Vec<BindingRecord>> = HashMap::new();
+        let mut live: Vec<LiveBindings> = (0..BINDING_SHARDS).map(|_| HashMap::new()).collect();
         let mut stale = Vec::new();
         let mut usable: HashMap<ClientSid, bool> = HashMap::new();
         for entry in self.bindings.iter() {
@@ -211,7 +231,10 @@ impl Store {
                     stored_expires_at: record.expires_at,
                     ..record
                 };
-                live.entry(record.client).or_default().push(record);
+                live[shard_of(&record.client)]
+                    .entry(record.client)
+                    .or_default()
+                    .push(record);
             } else {
                 stale.push(key);
             }
@@ -219,30 +242,24 @@ impl Store {
         for key in stale {
             self.bindings.remove(key)?;
         }
-        let kept = live.values().map(Vec::len).sum();
-        *self
-            .live_bindings
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner()) = live;
+        let kept = live.iter().flat_map(HashMap::values).map(Vec::len).sum();
+        for (shard, loaded) in self.live_bindings.iter().zip(live) {
+            *lock_live(shard) = loaded;
+        }
         Ok(kept)
     }
 
     /// The current bindings of a client (expired ones included until the sweeper runs).
     pub fn bindings(&self, client: &ClientSid) -> Vec<BindingRecord> {
-        let live = self
-            .live_bindings
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        live.get(client).cloned().unwrap_or_default()
+        self.live_of(client)
+            .get(client)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// How many unexpired bindings a client has.
     pub fn binding_count(&self, client: &ClientSid, now: i64) -> usize {
-        let live = self
-            .live_bindings
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
-        live.get(client).map_or(0, |list| {
+        self.live_of(client).get(client).map_or(0, |list| {
             list.iter()
                 .filter(|binding| binding.expires_at > now)
                 .count()
@@ -267,10 +284,7 @@ impl Store {
         now: i64,
         change: impl FnOnce(&mut Vec<BindingRecord>) -> Result<T>,
     ) -> Result<T> {
-        let mut live = self
-            .live_bindings
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
+        let mut live = self.live_of(client);
         // Taken out, not copied: one clone of the list per REGISTER instead of two. Every
         // error path puts it back, so the map never loses what the tree still holds.
         let before = live.remove(client).unwrap_or_default();
@@ -334,12 +348,9 @@ impl Store {
 
     /// Drops every binding of these clients at once (disabled, deleted, account not active).
     pub fn drop_bindings(&self, clients: &[ClientSid]) -> Result<usize> {
-        let mut live = self
-            .live_bindings
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
         let mut dropped = 0;
         for client in clients {
+            let mut live = self.live_of(client);
             for binding in live.remove(client).unwrap_or_default() {
                 self.bindings
                     .remove(keys::binding(client, &binding.contact))?;
@@ -351,21 +362,25 @@ impl Store {
 
     /// Removes expired bindings from memory and from the tree; returns how many.
     pub fn purge_expired_bindings(&self, now: i64) -> Result<usize> {
-        let mut live = self
-            .live_bindings
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
         let mut purged = 0;
-        for (client, list) in live.iter_mut() {
-            for binding in list.iter().filter(|binding| binding.expires_at <= now) {
-                self.bindings
-                    .remove(keys::binding(client, &binding.contact))?;
-                purged += 1;
+        for shard in &self.live_bindings {
+            let mut live = lock_live(shard);
+            for (client, list) in live.iter_mut() {
+                for binding in list.iter().filter(|binding| binding.expires_at <= now) {
+                    self.bindings
+                        .remove(keys::binding(client, &binding.contact))?;
+                    purged += 1;
+                }
+                list.retain(|binding| binding.expires_at > now);
             }
-            list.retain(|binding| binding.expires_at > now);
+            live.retain(|_, list| !list.is_empty());
         }
-        live.retain(|_, list| !list.is_empty());
         Ok(purged)
+    }
+
+    /// The locked shard that holds `client`'s bindings.
+    fn live_of(&self, client: &ClientSid) -> MutexGuard<'_, LiveBindings> {
+        lock_live(&self.live_bindings[shard_of(client)])
     }
 
     /// Takes the write lock. A panic while it was held leaves no partial state behind
