@@ -173,7 +173,7 @@ pub fn mint_nonce(secret: &NonceKey, source: IpAddr, now: u64, salt: [u8; 8]) ->
     let mut raw = [0u8; 32];
     raw[..8].copy_from_slice(&now.to_be_bytes());
     raw[8..16].copy_from_slice(&salt);
-    let mac = nonce_mac(secret, source, &stamp_and_salt(&raw));
+    let mac = nonce_mac(secret, source, &raw[..16]);
     raw[16..].copy_from_slice(&mac);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
 }
@@ -186,10 +186,7 @@ pub fn check_nonce(secret: &NonceKey, nonce: &str, source: IpAddr, now: u64) -> 
     let Ok(raw) = <[u8; 32]>::try_from(raw.as_slice()) else {
         return NonceCheck::Invalid;
     };
-    if !crypto::ct_eq(
-        &raw[16..],
-        &nonce_mac(secret, source, &stamp_and_salt(&raw)),
-    ) {
+    if !crypto::ct_eq(&raw[16..], &nonce_mac(secret, source, &raw[..16])) {
         return NonceCheck::Invalid;
     }
     let mut stamp = [0u8; 8];
@@ -204,7 +201,8 @@ pub fn check_nonce(secret: &NonceKey, nonce: &str, source: IpAddr, now: u64) -> 
     NonceCheck::Valid { minted }
 }
 
-fn nonce_mac(secret: &NonceKey, source: IpAddr, stamp_and_salt: &[u8; 16]) -> [u8; 16] {
+/// `stamp_and_salt` is the nonce's first 16 bytes.
+fn nonce_mac(secret: &NonceKey, source: IpAddr, stamp_and_salt: &[u8]) -> [u8; 16] {
     let mut message = [0u8; 32];
     message[..16].copy_from_slice(stamp_and_salt);
     let len = match source {
@@ -220,12 +218,6 @@ fn nonce_mac(secret: &NonceKey, source: IpAddr, stamp_and_salt: &[u8; 16]) -> [u
     let mac = secret.0.mac(&message[..len]);
     let mut out = [0u8; 16];
     out.copy_from_slice(&mac[..16]);
-    out
-}
-
-fn stamp_and_salt(raw: &[u8; 32]) -> [u8; 16] {
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&raw[..16]);
     out
 }
 

@@ -78,7 +78,7 @@ impl SipService {
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
             .expire(now);
-        self.registrar.nonces.expire(now);
+        self.registrar.sweep(now);
     }
 
     /// Handles one message; returns the bytes to send to its source, if any.

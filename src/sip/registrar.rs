@@ -40,7 +40,7 @@ pub struct Registrar {
     /// Limits from the configuration.
     pub settings: SipSettings,
     secret: digest::NonceKey,
-    pub(crate) nonces: NonceTracker,
+    nonces: NonceTracker,
     /// Failures per source address.
     limiter: Limiter,
     /// Failures per login, from any address, with the same thresholds (SPEC.md §4).
@@ -95,6 +95,11 @@ impl Registrar {
     /// False while `ip` is over the failed-authentication limit: its requests are dropped.
     pub fn admits(&self, ip: IpAddr, now: u64) -> bool {
         self.limiter.check(&ip, now).is_ok()
+    }
+
+    /// Lets the nonce tracker drop what a storm left once it has aged out.
+    pub fn sweep(&self, now: u64) {
+        self.nonces.expire(now);
     }
 
     /// False while `login` is over the failed-authentication limit, counted from every

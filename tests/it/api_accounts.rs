@@ -326,7 +326,7 @@ fn bad_input_gets_4xx_and_never_5xx() {
     // After all that, nothing was written and the server still answers.
     let list = server.root("GET", "/2012-04-24/Accounts.json", "");
     assert_eq!(list.json(), serde_json::json!([]));
-    let log = std::fs::read_to_string(server.dir.join("stderr.log")).unwrap();
+    let log = server.log();
     assert!(!log.contains("ERROR"), "{log}");
     // Once in the first-start banner (SPEC.md §2), never in an access line.
     assert_eq!(log.matches(&server.root_token).count(), 1, "{log}");

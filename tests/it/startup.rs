@@ -31,7 +31,7 @@ fn first_start_creates_a_private_credentials_file_that_works() {
         b"",
     );
     assert_eq!(by_password.status, 200);
-    let log = std::fs::read_to_string(server.dir.join("stderr.log")).unwrap();
+    let log = server.log();
     assert_eq!(
         log.matches(&server.root_password).count(),
         1,

@@ -184,6 +184,11 @@ impl TestServer {
         basic(&self.root_sid, &self.root_token)
     }
 
+    /// What the server wrote to stderr so far (its log).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr.log")).unwrap()
+    }
+
     /// A request as root, with a form body.
     pub fn root(&self, method: &str, path: &str, form: &str) -> Reply {
         self.request(
