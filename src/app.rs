@@ -5,71 +5,25 @@
 //! the start with one line) and `App::run` only spawns threads. Readiness is one line on
 //! stdout, `READY http=<addr> sip=<addr|off>`, which tests and scripts wait for, plus
 //! `READY=1` to systemd when `NOTIFY_SOCKET` is set.
+//!
+//! This is the top of the house: it hands each listener the handler it serves (`api::handle`
+//! for HTTP, `SipService::handle_message` for SIP) and nothing imports it but `main.rs`.
 
-use std::fs;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::auth::Limiter;
+use crate::admin::write_private;
+use crate::api::{self, ApiRequest};
+use crate::clock::{self, UnixSecs};
 use crate::config::Config;
 use crate::crypto;
 use crate::domain::{accounts, Password};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::http::{self, HttpServer};
-use crate::sip::registrar::Registrar;
 use crate::sip::transport::{self, SipListeners};
-use crate::sip::SipService;
-use crate::store::{check, Store};
-
-/// Everything a request handler can reach.
-pub struct AppState {
-    /// The database.
-    pub store: Store,
-    /// The validated configuration.
-    pub config: Config,
-    /// Failed-login limiter for the API.
-    pub limiter: Limiter,
-    /// The SIP registrar and its per-boot state.
-    pub sip: SipService,
-}
-
-impl AppState {
-    /// Opens the store of `config` and builds the state around it.
-    pub fn open(config: Config) -> Result<AppState> {
-        fs::create_dir_all(&config.data_dir).map_err(|err| {
-            Error::Io(std::io::Error::other(format!(
-                "cannot create data directory {}: {err}",
-                config.data_dir.display()
-            )))
-        })?;
-        let store = Store::open(&config.data_dir.join("db"), config.cache_bytes)?;
-        AppState::with_store(store, config)
-    }
-
-    /// Builds the state around an already open store (tests use a temporary one).
-    pub fn with_store(store: Store, config: Config) -> Result<AppState> {
-        // The API and SIP count failures separately: a phone's bad password must not lock
-        // the administrator's browser out, nor the reverse.
-        let limiter = || {
-            Limiter::new(
-                config.auth_max_failures,
-                config.auth_window_secs,
-                config.auth_backoff_secs,
-            )
-        };
-        let registrar =
-            Registrar::new(&config.realm, config.sip, limiter(), transport::is_local_ip)?;
-        Ok(AppState {
-            limiter: limiter(),
-            sip: SipService::new(registrar, u64::try_from(unix_now()).unwrap_or(0)),
-            store,
-            config,
-        })
-    }
-}
+use crate::sip::Peer;
+use crate::state::AppState;
 
 /// A server whose sockets are bound but which does not serve yet.
 pub struct App {
@@ -81,9 +35,9 @@ pub struct App {
 impl App {
     /// Opens the store, creates the first Administrator if needed, binds the listeners.
     pub fn build(config: Config) -> Result<App> {
-        let state = AppState::open(config)?;
+        let state = AppState::open(config, transport::is_local_ip)?;
         ensure_admin(&state)?;
-        let kept = state.store.load_bindings(unix_now())?;
+        let kept = state.store.load_bindings(clock::now())?;
         log::info!("{kept} registrations restored");
         let http = http::bind(state.config.http_listen, &state.config.http)?;
         let sip = state.config.sip_listen.map(transport::bind).transpose()?;
@@ -107,12 +61,18 @@ impl App {
     /// Serves until the process is stopped. Crash-only: there is no shutdown path, because
     /// every acknowledged write is already flushed.
     pub fn run(self) -> Result<()> {
+        let state = self.state.clone();
+        let serve_api = move |req: &ApiRequest, now: UnixSecs| api::handle(&state, req, now);
         let mut workers = self
             .http
-            .spawn_workers(self.state.clone(), self.state.config.http_workers);
+            .spawn_workers(Arc::new(serve_api), self.state.config.http_workers);
         let (http_addr, sip_addr) = (self.http_addr(), self.sip_addr());
         if let Some(sip) = self.sip {
-            workers.extend(sip.spawn(self.state.clone())?);
+            let state = self.state.clone();
+            let serve_sip = move |bytes: &[u8], peer: Peer, now: UnixSecs| {
+                state.sip.handle_message(&state.store, bytes, peer, now)
+            };
+            workers.extend(sip.spawn(Arc::new(serve_sip), &self.state.config.sip)?);
         }
         workers.push(spawn_sweeper(self.state.clone())?);
         let sip_text = sip_addr.map_or_else(|| "off".to_string(), |addr| addr.to_string());
@@ -170,59 +130,15 @@ fn spawn_sweeper(state: Arc<AppState>) -> Result<std::thread::JoinHandle<()>> {
         .name("sweeper".to_string())
         .spawn(move || loop {
             std::thread::sleep(std::time::Duration::from_secs(30));
-            let now = unix_now();
+            let now = clock::now();
             match state.store.purge_expired_bindings(now) {
                 Ok(0) => {}
                 Ok(purged) => log::debug!("{purged} expired registrations removed"),
                 Err(err) => log::error!("sweeping registrations: {err}"),
             }
-            state.sip.sweep(u64::try_from(now).unwrap_or(0));
+            state.sip.sweep(now);
             crate::alloc::trim();
         })?)
-}
-
-/// `edgecomm export`: the whole store as JSON, to `out` (mode 0600: it holds password hashes
-/// and HA1 values) or to stdout. The server must be stopped: sled allows one process.
-pub fn export(config: &Config, out: Option<&str>, bindings: bool) -> Result<()> {
-    let db = config.data_dir.join("db");
-    if !db.exists() {
-        return Err(Error::Io(std::io::Error::other(format!(
-            "no data in {}",
-            config.data_dir.display()
-        ))));
-    }
-    let store = Store::open(&db, config.cache_bytes)?;
-    let document = crate::store::backup::export(&store, bindings)?;
-    match out {
-        Some(path) => write_private(Path::new(path), &String::from_utf8_lossy(&document)),
-        None => {
-            std::io::stdout().write_all(&document)?;
-            Ok(())
-        }
-    }
-}
-
-/// `edgecomm import FILE`: loads an export into an empty data directory.
-pub fn import(config: &Config, file: &str) -> Result<crate::store::backup::Imported> {
-    let bytes = fs::read(file)
-        .map_err(|err| Error::Io(std::io::Error::other(format!("cannot read {file}: {err}"))))?;
-    fs::create_dir_all(&config.data_dir)?;
-    let store = Store::open(&config.data_dir.join("db"), config.cache_bytes)?;
-    crate::store::backup::import(&store, &bytes)
-}
-
-/// Runs the store's invariant check for `edgecomm check`.
-pub fn check(config: Config) -> Result<Vec<String>> {
-    let state = AppState::open(config)?;
-    check::run(&state.store)
-}
-
-/// The current time in Unix seconds.
-pub fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// On an empty store, creates the root Administrator with a random password, prints its
@@ -249,7 +165,7 @@ fn ensure_admin(state: &AppState) -> Result<()> {
         &file,
         &format!("email={}\npassword={}\n", email.as_str(), password.expose()),
     )?;
-    let issued = accounts::create_root(&state.store, email, &password, unix_now())?;
+    let issued = accounts::create_root(&state.store, email, &password, clock::now())?;
     let token = issued.auth_token.unwrap_or_default();
     let text = format!(
         "# edgecomm initial Administrator. Change the password, then delete this file.\n\
@@ -267,20 +183,6 @@ fn ensure_admin(state: &AppState) -> Result<()> {
         password.expose(),
         file.display()
     );
-    Ok(())
-}
-
-/// Writes a file readable by its owner only, atomically (temporary file, fsync, rename).
-fn write_private(path: &Path, text: &str) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&tmp)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    fs::rename(&tmp, path)?;
     Ok(())
 }
 

@@ -14,6 +14,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use base64::Engine;
 
+use crate::clock::UnixSecs;
 use crate::domain::accounts;
 use crate::error::{Error, Result};
 use crate::store::records::AccountRecord;
@@ -26,22 +27,22 @@ const MAX_TRACKED: usize = 10_000;
 /// that failed too often.
 pub struct Limiter<K = IpAddr> {
     max_failures: u32,
-    window_secs: u64,
-    backoff_secs: u64,
+    window_secs: UnixSecs,
+    backoff_secs: UnixSecs,
     entries: Mutex<HashMap<K, Entry>>,
 }
 
 #[derive(Clone, Copy)]
 struct Entry {
-    window_start: u64,
+    window_start: UnixSecs,
     failures: u32,
-    blocked_until: u64,
+    blocked_until: UnixSecs,
 }
 
 impl<K: Hash + Eq> Limiter<K> {
     /// A limiter that blocks a key for `backoff_secs` after `max_failures` failures within
     /// `window_secs`.
-    pub fn new(max_failures: u32, window_secs: u64, backoff_secs: u64) -> Limiter<K> {
+    pub fn new(max_failures: u32, window_secs: UnixSecs, backoff_secs: UnixSecs) -> Limiter<K> {
         Limiter {
             max_failures,
             window_secs,
@@ -56,7 +57,7 @@ impl<K: Hash + Eq> Limiter<K> {
     }
 
     /// `TooManyRequests` while the key is blocked.
-    pub fn check<Q>(&self, key: &Q, now: u64) -> Result<()>
+    pub fn check<Q>(&self, key: &Q, now: UnixSecs) -> Result<()>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
@@ -68,7 +69,7 @@ impl<K: Hash + Eq> Limiter<K> {
     }
 
     /// Records one failure; the failure that reaches the limit starts the back-off.
-    pub fn record_failure(&self, key: K, now: u64) {
+    pub fn record_failure(&self, key: K, now: UnixSecs) {
         let mut entries = self.lock();
         if entries.len() >= MAX_TRACKED && !entries.contains_key(&key) {
             let window = self.window_secs;
@@ -76,7 +77,7 @@ impl<K: Hash + Eq> Limiter<K> {
                 .retain(|_, entry| entry.blocked_until > now || entry.window_start + window > now);
             if entries.len() >= MAX_TRACKED {
                 // Still full of live entries: forget the oldest windows first.
-                let mut starts: Vec<u64> =
+                let mut starts: Vec<UnixSecs> =
                     entries.values().map(|entry| entry.window_start).collect();
                 starts.sort_unstable();
                 let cutoff = starts[starts.len() / 2];
@@ -129,7 +130,7 @@ pub fn authenticate(
     limiter: &Limiter,
     authorization: Option<&str>,
     peer: Option<IpAddr>,
-    now: u64,
+    now: UnixSecs,
 ) -> Result<AccountRecord> {
     let Some(header) = authorization else {
         return Err(Error::Unauthorized);

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::clock::UnixSecs;
 use crate::domain::Email;
 
 /// One configurable setting.
@@ -184,9 +185,9 @@ pub struct Config {
     /// API login failures per address before 429.
     pub auth_max_failures: u32,
     /// Window for counting failures, seconds.
-    pub auth_window_secs: u64,
+    pub auth_window_secs: UnixSecs,
     /// Back-off after too many failures, seconds.
-    pub auth_backoff_secs: u64,
+    pub auth_backoff_secs: UnixSecs,
 }
 
 /// Bounds on HTTP connections (SPEC.md §6): slow or idle clients cannot hold them for ever.
@@ -403,6 +404,10 @@ impl Config {
                 .filter(|n| (min..=max).contains(n))
                 .ok_or_else(|| bad(key, &format!("a whole number from {min} to {max}")))
         };
+        // Durations that are compared with clock readings: up to a day, in the clock's type.
+        let secs = |key: &str| -> Result<UnixSecs, String> {
+            UnixSecs::try_from(number(key, 1, 86_400)?).map_err(|_| format!("{key} is too large"))
+        };
         let count = |key: &str, min: u64, max: u64| -> Result<usize, String> {
             usize::try_from(number(key, min, max)?).map_err(|_| format!("{key} is too large"))
         };
@@ -449,8 +454,8 @@ impl Config {
             sip: sip_settings(&number)?,
             auth_max_failures: u32::try_from(number("auth.max_failures", 1, 1_000_000)?)
                 .map_err(|_| bad("auth.max_failures", "a number"))?,
-            auth_window_secs: number("auth.window_secs", 1, 86_400)?,
-            auth_backoff_secs: number("auth.backoff_secs", 1, 86_400)?,
+            auth_window_secs: secs("auth.window_secs")?,
+            auth_backoff_secs: secs("auth.backoff_secs")?,
         })
     }
 }

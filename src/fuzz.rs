@@ -8,14 +8,17 @@ use std::sync::OnceLock;
 
 use crate::api::{form, split_path};
 use crate::auth::Limiter;
+use crate::clock::UnixSecs;
 use crate::config::SipSettings;
+use crate::domain::Transport;
 use crate::sip::digest::{self, Credentials};
 use crate::sip::message::{self, NameAddr, SipUri};
-use crate::sip::registrar::{Peer, Registrar, Transport};
+use crate::sip::registrar::Registrar;
+use crate::sip::Peer;
 use crate::sip::SipService;
 use crate::store::{backup, check, Store};
 
-const NOW: u64 = 1_700_000_000;
+const NOW: UnixSecs = 1_700_000_000;
 
 const SETTINGS: SipSettings = SipSettings::SMALL;
 

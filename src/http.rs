@@ -1,7 +1,8 @@
 //! The HTTP adapter: the only code that names `tiny_http`.
 //!
 //! It turns each tiny_http request into an [`ApiRequest`] (capping the body at 64 KiB before
-//! reading it), calls `api::handle` inside `catch_unwind` so that a bug answers 500 instead of
+//! reading it), calls the handler it was given (the wiring passes `api::handle`) with the
+//! time of arrival inside `catch_unwind` so that a bug answers 500 instead of
 //! killing a worker, writes one access-log line, and sends the [`ApiResponse`]. The access
 //! line has the method, the path, the status, the size and the time: never the query string,
 //! the `Authorization` header or the body, which may hold secrets.
@@ -14,9 +15,14 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::api::{self, ApiRequest, ApiResponse, MAX_BODY_BYTES};
-use crate::app::{unix_now, AppState};
+use crate::clock::{self, UnixSecs};
 use crate::config::HttpSettings;
 use crate::error::{Error, Result};
+
+/// What the listener serves: a request and its time of arrival to a response.
+pub type Handler = Arc<Serve>;
+
+type Serve = dyn Fn(&ApiRequest, UnixSecs) -> ApiResponse + Send + Sync;
 
 /// A bound HTTP listener, not yet serving.
 pub struct HttpServer {
@@ -84,16 +90,16 @@ impl HttpServer {
         self.addr
     }
 
-    /// Starts `workers` threads that serve requests until the process ends.
-    pub fn spawn_workers(&self, state: Arc<AppState>, workers: usize) -> Vec<JoinHandle<()>> {
+    /// Starts `workers` threads that serve requests with `handler` until the process ends.
+    pub fn spawn_workers(&self, handler: Handler, workers: usize) -> Vec<JoinHandle<()>> {
         (0..workers)
             .map(|idx| {
-                let (server, state) = (self.server.clone(), state.clone());
+                let (server, handler) = (self.server.clone(), handler.clone());
                 thread::Builder::new()
                     .name(format!("http-{idx}"))
                     .spawn(move || {
                         for request in server.incoming_requests() {
-                            serve_one(&state, request);
+                            serve_one(&*handler, request);
                         }
                     })
                     .expect("spawning a worker thread at start-up only fails when out of resources")
@@ -102,7 +108,7 @@ impl HttpServer {
     }
 }
 
-fn serve_one(state: &AppState, mut request: tiny_http::Request) {
+fn serve_one(handler: &Serve, mut request: tiny_http::Request) {
     let started = Instant::now();
     let header = |name: &str| {
         request
@@ -123,10 +129,9 @@ fn serve_one(state: &AppState, mut request: tiny_http::Request) {
     let res = match read_body(&mut request) {
         Ok(body) => {
             req.body = body;
-            panic::catch_unwind(AssertUnwindSafe(|| api::handle(state, &req, unix_now())))
-                .unwrap_or_else(|_| {
-                    api::early_error(&req, &Error::Io(std::io::Error::other("handler panicked")))
-                })
+            panic::catch_unwind(AssertUnwindSafe(|| handler(&req, clock::now()))).unwrap_or_else(
+                |_| api::early_error(&req, &Error::Io(std::io::Error::other("handler panicked"))),
+            )
         }
         Err(err) => api::early_error(&req, &err),
     };

@@ -1,10 +1,11 @@
-//! The `edgecomm` binary: parse arguments and environment, start logging, run.
-//! Everything else lives in the library.
+//! The `edgecomm` binary: parse arguments and environment, start logging, run the command.
+//! Everything else lives in the library; every failure leaves through one exit below.
 
 use std::process::ExitCode;
 
-use edgecomm::app::{self, App};
+use edgecomm::app::App;
 use edgecomm::config::{self, Command, Config};
+use edgecomm::{admin, error};
 
 fn main() -> ExitCode {
     edgecomm::alloc::limit_arenas();
@@ -22,20 +23,22 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match command {
-        Command::Print(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
+    match run(command) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("edgecomm: {err}");
+            ExitCode::FAILURE
         }
+    }
+}
+
+/// Runs one command; `Ok` carries the exit code of a command that ran to its end.
+fn run(command: Command) -> error::Result<ExitCode> {
+    match command {
+        Command::Print(text) => print!("{text}"),
         Command::Serve(config) => {
             init_logging(&config);
-            match App::build(config).and_then(App::run) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(err) => {
-                    eprintln!("edgecomm: {err}");
-                    ExitCode::FAILURE
-                }
-            }
+            App::build(config)?.run()?;
         }
         Command::Export {
             config,
@@ -43,50 +46,31 @@ fn main() -> ExitCode {
             bindings,
         } => {
             init_logging(&config);
-            match app::export(&config, out.as_deref(), bindings) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(err) => {
-                    eprintln!("edgecomm: {err}");
-                    ExitCode::FAILURE
-                }
-            }
+            admin::export(&config, out.as_deref(), bindings)?;
         }
         Command::Import { config, file } => {
             init_logging(&config);
-            match app::import(&config, &file) {
-                Ok(done) => {
-                    println!(
-                        "imported {} accounts, {} clients, {} bindings",
-                        done.accounts, done.clients, done.bindings
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(err) => {
-                    eprintln!("edgecomm: {err}");
-                    ExitCode::FAILURE
-                }
-            }
+            let done = admin::import(&config, &file)?;
+            println!(
+                "imported {} accounts, {} clients, {} bindings",
+                done.accounts, done.clients, done.bindings
+            );
         }
         Command::Check(config) => {
             init_logging(&config);
-            match app::check(config) {
-                Ok(problems) if problems.is_empty() => {
-                    println!("store is consistent");
-                    ExitCode::SUCCESS
-                }
-                Ok(problems) => {
-                    for problem in problems {
-                        println!("{problem}");
-                    }
-                    ExitCode::FAILURE
-                }
-                Err(err) => {
-                    eprintln!("edgecomm: {err}");
-                    ExitCode::FAILURE
-                }
+            let problems = admin::check(&config)?;
+            if problems.is_empty() {
+                println!("store is consistent");
+            }
+            for problem in &problems {
+                println!("{problem}");
+            }
+            if !problems.is_empty() {
+                return Ok(ExitCode::FAILURE);
             }
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn init_logging(config: &Config) {

@@ -6,10 +6,10 @@
 
 use crate::api::format::{self, Names, Repr};
 use crate::api::{self as api, ApiResponse, Ctx, API_VERSION};
-use crate::app::AppState;
 use crate::domain::accounts::{self, AccountChanges, Issued, Limits, NewAccount};
 use crate::domain::{rfc2822, Email, FriendlyName, Password, Role, Status};
 use crate::error::{Error, Result};
+use crate::state::AppState;
 use crate::store::records::AccountRecord;
 
 const NAMES: Names = Names {

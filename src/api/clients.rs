@@ -6,10 +6,10 @@
 use crate::api::form::Params;
 use crate::api::format::{self, Names, Repr};
 use crate::api::{self as api, ApiResponse, Ctx, API_VERSION};
-use crate::app::AppState;
 use crate::domain::clients::{self, ClientChanges, NewClient, VoiceChanges};
 use crate::domain::{rfc2822, FriendlyName, Login, Password};
 use crate::error::{Error, Result};
+use crate::state::AppState;
 use crate::store::records::{AccountRecord, ClientRecord};
 
 const NAMES: Names = Names {

@@ -15,9 +15,10 @@ pub mod registrations;
 
 use std::net::IpAddr;
 
-use crate::app::AppState;
 use crate::auth;
+use crate::clock::UnixSecs;
 use crate::error::{Error, Result};
+use crate::state::AppState;
 use crate::store::records::AccountRecord;
 use form::Params;
 use format::Format;
@@ -69,7 +70,7 @@ pub struct Ctx<'a> {
     /// The request itself.
     pub req: &'a ApiRequest,
     /// Unix seconds, read once per request.
-    pub now: i64,
+    pub now: UnixSecs,
 }
 
 impl Ctx<'_> {
@@ -122,7 +123,7 @@ enum Route<'a> {
 }
 
 /// Handles one request. Never panics on input; `now` is Unix seconds.
-pub fn handle(state: &AppState, req: &ApiRequest, now: i64) -> ApiResponse {
+pub fn handle(state: &AppState, req: &ApiRequest, now: UnixSecs) -> ApiResponse {
     let format = negotiate(req);
     let segments = match split_path(&req.url) {
         Ok((segments, _)) => segments,
@@ -277,13 +278,12 @@ pub fn list_response(
 }
 
 fn authenticate(state: &AppState, ctx: &Ctx<'_>) -> Result<AccountRecord> {
-    let now = u64::try_from(ctx.now).unwrap_or(0);
     auth::authenticate(
         &state.store,
         &state.limiter,
         ctx.req.authorization.as_deref(),
         ctx.req.remote,
-        now,
+        ctx.now,
     )
 }
 

@@ -3,9 +3,9 @@
 
 use crate::api::format::{Names, Repr};
 use crate::api::{self as api, ApiResponse, Ctx};
-use crate::app::AppState;
 use crate::domain::{bindings, rfc2822};
 use crate::error::Result;
+use crate::state::AppState;
 use crate::store::records::{AccountRecord, BindingRecord, ClientRecord};
 
 const NAMES: Names = Names {

@@ -4,9 +4,9 @@
 use base64::Engine;
 
 use crate::api::{self, ApiRequest, ApiResponse};
-use crate::app::AppState;
 use crate::config::{self, Command};
 use crate::domain::{accounts, Email, Password};
+use crate::state::AppState;
 use crate::store::{check, Store};
 
 const NOW: i64 = 1_700_000_000;
@@ -38,7 +38,7 @@ impl Api {
         .unwrap();
         let root_auth = basic(&issued.account.sid.to_string(), &issued.auth_token.unwrap());
         Api {
-            state: AppState::with_store(store, config).unwrap(),
+            state: AppState::new(store, config, |ip| ip.is_loopback(), NOW).unwrap(),
             root_auth,
         }
     }

@@ -3,33 +3,10 @@
 //! with the same reach rules as Clients, and hides bindings that have expired but were not
 //! swept yet.
 
-use serde::{Deserialize, Serialize};
-
 use crate::domain::clients;
 use crate::error::Result;
 use crate::store::records::{AccountRecord, BindingRecord, ClientRecord};
 use crate::store::Store;
-
-/// How a phone's REGISTER arrived, and so how to reach it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Transport {
-    /// A datagram.
-    #[serde(rename = "UDP")]
-    Udp,
-    /// A stream connection.
-    #[serde(rename = "TCP")]
-    Tcp,
-}
-
-impl Transport {
-    /// `UDP` or `TCP`, as shown in registrations.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::Udp => "UDP",
-            Transport::Tcp => "TCP",
-        }
-    }
-}
 
 /// The unexpired bindings of one client, soonest to expire last.
 pub fn of_client(

@@ -89,6 +89,27 @@ sid_type!(
     "CL"
 );
 
+/// How a phone's REGISTER arrived, and so how to reach it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Transport {
+    /// A datagram.
+    #[serde(rename = "UDP")]
+    Udp,
+    /// A stream connection.
+    #[serde(rename = "TCP")]
+    Tcp,
+}
+
+impl Transport {
+    /// `UDP` or `TCP`, as shown in registrations.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "UDP",
+            Transport::Tcp => "TCP",
+        }
+    }
+}
+
 /// The lifecycle state of an account (SPEC.md §2.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -940,7 +940,7 @@ mod bindings {
             call_id: "c".into(),
             cseq: 1,
             source: "127.0.0.1:5060".parse().unwrap(),
-            transport: crate::domain::bindings::Transport::Udp,
+            transport: crate::domain::Transport::Udp,
             user_agent: None,
             registered_at: NOW,
             stored_expires_at: 0,

@@ -12,11 +12,12 @@ use std::net::IpAddr;
 
 use base64::Engine;
 
+use crate::clock::UnixSecs;
 use crate::crypto;
 use crate::sip::message::split_list;
 
 /// How long a nonce is accepted, in seconds (SPEC.md §4).
-pub const NONCE_LIFETIME_SECS: u64 = 300;
+pub const NONCE_LIFETIME_SECS: UnixSecs = 300;
 
 /// The digest algorithms we offer, in the order the challenge lists them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -149,7 +150,7 @@ pub enum NonceCheck {
     /// Ours, for this address, and young enough; minted at this Unix second.
     Valid {
         /// When it was minted.
-        minted: u64,
+        minted: UnixSecs,
     },
     /// Ours and for this address, but older than [`NONCE_LIFETIME_SECS`].
     Stale,
@@ -169,7 +170,7 @@ impl NonceKey {
 }
 
 /// Mints a nonce for `source` at `now`; `salt` comes from the caller's CSPRNG.
-pub fn mint_nonce(secret: &NonceKey, source: IpAddr, now: u64, salt: [u8; 8]) -> String {
+pub fn mint_nonce(secret: &NonceKey, source: IpAddr, now: UnixSecs, salt: [u8; 8]) -> String {
     let mut raw = [0u8; 32];
     raw[..8].copy_from_slice(&now.to_be_bytes());
     raw[8..16].copy_from_slice(&salt);
@@ -179,7 +180,7 @@ pub fn mint_nonce(secret: &NonceKey, source: IpAddr, now: u64, salt: [u8; 8]) ->
 }
 
 /// Checks a nonce's signature, address and age.
-pub fn check_nonce(secret: &NonceKey, nonce: &str, source: IpAddr, now: u64) -> NonceCheck {
+pub fn check_nonce(secret: &NonceKey, nonce: &str, source: IpAddr, now: UnixSecs) -> NonceCheck {
     let Ok(raw) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(nonce) else {
         return NonceCheck::Invalid;
     };
@@ -191,8 +192,8 @@ pub fn check_nonce(secret: &NonceKey, nonce: &str, source: IpAddr, now: u64) -> 
     }
     let mut stamp = [0u8; 8];
     stamp.copy_from_slice(&raw[..8]);
-    let minted = u64::from_be_bytes(stamp);
-    if minted > now + 5 {
+    let minted = UnixSecs::from_be_bytes(stamp);
+    if minted > now.saturating_add(5) {
         return NonceCheck::Invalid;
     }
     if now.saturating_sub(minted) > NONCE_LIFETIME_SECS {

@@ -10,19 +10,21 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 
+use crate::clock::UnixSecs;
+
 /// Two generations of a map, rotated by size and by age.
 pub struct Generations<K, V> {
     current: HashMap<K, V>,
     previous: HashMap<K, V>,
-    current_started: u64,
-    previous_started: u64,
+    current_started: UnixSecs,
+    previous_started: UnixSecs,
     capacity: usize,
-    max_age: u64,
+    max_age: UnixSecs,
 }
 
 impl<K: Hash + Eq, V> Generations<K, V> {
     /// Each generation holds at most `capacity` entries and lives at most `max_age` seconds.
-    pub fn new(capacity: usize, max_age: u64, now: u64) -> Generations<K, V> {
+    pub fn new(capacity: usize, max_age: UnixSecs, now: UnixSecs) -> Generations<K, V> {
         Generations {
             current: HashMap::new(),
             previous: HashMap::new(),
@@ -34,7 +36,7 @@ impl<K: Hash + Eq, V> Generations<K, V> {
     }
 
     /// Everything inserted at or after this time is still present.
-    pub fn horizon(&self) -> u64 {
+    pub fn horizon(&self) -> UnixSecs {
         self.previous_started
     }
 
@@ -44,7 +46,7 @@ impl<K: Hash + Eq, V> Generations<K, V> {
     }
 
     /// Inserts into the current generation, rotating first when it is full or too old.
-    pub fn insert(&mut self, key: K, value: V, now: u64) {
+    pub fn insert(&mut self, key: K, value: V, now: UnixSecs) {
         if self.current.len() >= self.capacity || now >= self.current_started + self.max_age {
             self.rotate(now);
         }
@@ -54,13 +56,13 @@ impl<K: Hash + Eq, V> Generations<K, V> {
     /// Rotates when the current generation is too old, as the next insert would. Without
     /// inserts (the quiet after a storm) nothing else would ever free what the storm left:
     /// called periodically, this empties an idle map within two `max_age`s.
-    pub fn expire(&mut self, now: u64) {
+    pub fn expire(&mut self, now: UnixSecs) {
         if !self.is_empty() && now >= self.current_started + self.max_age {
             self.rotate(now);
         }
     }
 
-    fn rotate(&mut self, now: u64) {
+    fn rotate(&mut self, now: UnixSecs) {
         // `take` leaves an empty map with no allocation: the storm's tables are freed whole.
         self.previous = std::mem::take(&mut self.current);
         self.previous_started = self.current_started;

@@ -15,10 +15,22 @@ pub mod transport;
 use std::net::SocketAddr;
 use std::sync::Mutex;
 
+use crate::clock::UnixSecs;
+use crate::domain::Transport;
 use crate::store::Store;
+use crate::sync::lock;
 use generations::Generations;
 use message::{Message, Response, StartLine};
-use registrar::{Peer, Registrar, Transport};
+use registrar::Registrar;
+
+/// The source of a request.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer {
+    /// Source address and port.
+    pub addr: SocketAddr,
+    /// Transport it came over.
+    pub transport: Transport,
+}
 
 /// Methods this server answers itself.
 const ALLOW: &str = "REGISTER, OPTIONS";
@@ -40,7 +52,7 @@ const KNOWN_METHODS: &[&str] = &[
 ];
 
 /// How long a UDP response is kept for retransmissions: 64·T1 (RFC 3261 §17.2.2).
-const CACHE_SECS: u64 = 32;
+const CACHE_SECS: UnixSecs = 32;
 
 /// Responses kept per cache generation: about 5 MB at most for both generations.
 const CACHE_CAPACITY: usize = 4096;
@@ -64,7 +76,7 @@ struct CacheKey {
 
 impl SipService {
     /// A service around a registrar.
-    pub fn new(registrar: Registrar, now: u64) -> SipService {
+    pub fn new(registrar: Registrar, now: UnixSecs) -> SipService {
         SipService {
             registrar,
             cache: Mutex::new(Generations::new(CACHE_CAPACITY, CACHE_SECS, now)),
@@ -73,11 +85,8 @@ impl SipService {
 
     /// Frees soft state that has aged out, even when no new message would rotate it: the
     /// retransmission cache and the nonce tracker. The sweeper calls it periodically.
-    pub fn sweep(&self, now: u64) {
-        self.cache
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-            .expire(now);
+    pub fn sweep(&self, now: UnixSecs) {
+        lock(&self.cache).expire(now);
         self.registrar.sweep(now);
     }
 
@@ -87,7 +96,7 @@ impl SipService {
         store: &Store,
         bytes: &[u8],
         peer: Peer,
-        now: u64,
+        now: UnixSecs,
     ) -> Option<Vec<u8>> {
         let req = match message::parse(bytes) {
             Ok(req) => req,
@@ -107,22 +116,14 @@ impl SipService {
         let cached = peer.transport == Transport::Udp && req.header("Authorization").is_some();
         let key = cached.then(|| cache_key(&req, peer.addr)).flatten();
         if let Some(key) = &key {
-            let cache = self
-                .cache
-                .lock()
-                .unwrap_or_else(|poison| poison.into_inner());
-            if let Some(bytes) = cache.get(key) {
+            if let Some(bytes) = lock(&self.cache).get(key) {
                 return Some(bytes.clone());
             }
         }
         let res = self.respond(store, &req, method, peer, now)?;
         let bytes = res.to_bytes();
         if let Some(key) = key {
-            let mut cache = self
-                .cache
-                .lock()
-                .unwrap_or_else(|poison| poison.into_inner());
-            cache.insert(key, bytes.clone(), now);
+            lock(&self.cache).insert(key, bytes.clone(), now);
         }
         Some(bytes)
     }
@@ -133,7 +134,7 @@ impl SipService {
         req: &Message,
         method: &str,
         peer: Peer,
-        now: u64,
+        now: UnixSecs,
     ) -> Option<Response> {
         let complete = ["Via", "From", "To", "Call-ID", "CSeq"]
             .iter()

@@ -8,10 +8,11 @@
 //! Unknown user, wrong password, replayed or dead nonce all get the same fresh challenge.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Mutex;
 
 use crate::auth::Limiter;
+use crate::clock::UnixSecs;
 use crate::config::SipSettings;
 use crate::crypto;
 use crate::domain::{http_date, Status};
@@ -19,19 +20,9 @@ use crate::error::{Error, Result};
 use crate::sip::digest::{self, Algorithm, Credentials, NonceCheck};
 use crate::sip::generations::Generations;
 use crate::sip::message::{Message, NameAddr, Response, SipUri, StartLine};
+use crate::sip::Peer;
 use crate::store::records::{BindingRecord, ClientAuth};
 use crate::store::Store;
-
-pub use crate::domain::bindings::Transport;
-
-/// The source of a request.
-#[derive(Clone, Copy, Debug)]
-pub struct Peer {
-    /// Source address and port.
-    pub addr: SocketAddr,
-    /// Transport it came over.
-    pub transport: Transport,
-}
 
 /// The registrar's state: configuration, the nonce secret, nonce uses and the failure limit.
 pub struct Registrar {
@@ -93,12 +84,12 @@ impl Registrar {
     }
 
     /// False while `ip` is over the failed-authentication limit: its requests are dropped.
-    pub fn admits(&self, ip: IpAddr, now: u64) -> bool {
+    pub fn admits(&self, ip: IpAddr, now: UnixSecs) -> bool {
         self.limiter.check(&ip, now).is_ok()
     }
 
     /// Lets the nonce tracker drop what a storm left once it has aged out.
-    pub fn sweep(&self, now: u64) {
+    pub fn sweep(&self, now: UnixSecs) {
         self.nonces.expire(now);
     }
 
@@ -113,12 +104,11 @@ impl Registrar {
         login: &str,
         client: Option<&ClientAuth>,
         peer: Peer,
-        now: u64,
+        now: UnixSecs,
     ) -> bool {
         if self.logins.check(login_key(login), now).is_ok() {
             return true;
         }
-        let now = i64::try_from(now).unwrap_or(i64::MAX);
         client.is_some_and(|client| {
             store
                 .bindings(&client.sid)
@@ -127,7 +117,7 @@ impl Registrar {
         })
     }
 
-    fn challenge(&self, req: &Message, peer: Peer, now: u64, stale: bool) -> Response {
+    fn challenge(&self, req: &Message, peer: Peer, now: UnixSecs, stale: bool) -> Response {
         // A CSPRNG failure would be extraordinary; a zero salt still gives a valid (if less
         // unique) nonce, which beats failing the whole request.
         let salt = crypto::random_bytes::<8>().unwrap_or_default();
@@ -143,7 +133,7 @@ impl Registrar {
         &self,
         req: &Message,
         peer: Peer,
-        now: u64,
+        now: UnixSecs,
         user: &str,
         reason: &str,
         nonce: &str,
@@ -172,7 +162,7 @@ pub fn handle_register(
     store: &Store,
     req: &Message,
     peer: Peer,
-    now: u64,
+    now: UnixSecs,
 ) -> Option<Response> {
     if !reg.admits(peer.addr.ip(), now) {
         return None;
@@ -211,7 +201,7 @@ fn register(
     store: &Store,
     req: &Message,
     peer: Peer,
-    now: u64,
+    now: UnixSecs,
 ) -> Result<Response> {
     let StartLine::Request { uri, .. } = &req.start else {
         return Err(Error::Invalid("not a request".to_string()));
@@ -262,8 +252,7 @@ fn register(
     let user_agent = req
         .header("User-Agent")
         .map(|ua| ua.chars().take(256).collect::<String>());
-    let now_secs = i64::try_from(now).unwrap_or(i64::MAX);
-    let contacts = store.update_bindings(&client.sid, now_secs, |list| {
+    let contacts = store.update_bindings(&client.sid, now, |list| {
         // Checked under the bindings lock (and only here: it costs two reads), so a concurrent
         // disable or suspension, which drops bindings after its commit under the same lock,
         // cannot be outrun.
@@ -272,7 +261,7 @@ fn register(
                 "client disabled or account not active".to_string(),
             ));
         }
-        list.retain(|binding| binding.expires_at > now_secs);
+        list.retain(|binding| binding.expires_at > now);
         match &changes {
             Contacts::Query | Contacts::TooBrief => {}
             Contacts::RemoveAll => {
@@ -298,7 +287,7 @@ fn register(
                             ));
                         }
                     }
-                    let registered_at = existing.map_or(now_secs, |idx| list[idx].registered_at);
+                    let registered_at = existing.map_or(now, |idx| list[idx].registered_at);
                     if let Some(idx) = existing {
                         list.remove(idx);
                     }
@@ -307,7 +296,7 @@ fn register(
                             client: client.sid,
                             contact: contact.as_str().into(),
                             q: q.as_deref().map(Box::from),
-                            expires_at: now_secs + i64::from(*expires),
+                            expires_at: now + i64::from(*expires),
                             call_id: call_id.as_str().into(),
                             cseq,
                             source: peer.addr,
@@ -333,7 +322,7 @@ fn register(
                 let mut value = format!(
                     "<{}>;expires={}",
                     binding.contact,
-                    (binding.expires_at - now_secs).max(0)
+                    (binding.expires_at - now).max(0)
                 );
                 if let Some(q) = &binding.q {
                     value.push_str(&format!(";q={q}"));
@@ -347,7 +336,7 @@ fn register(
     for value in contacts {
         res = res.with("Contact", value);
     }
-    Ok(res.with("Date", http_date(now_secs)))
+    Ok(res.with("Date", http_date(now)))
 }
 
 enum Authenticated {
@@ -360,7 +349,7 @@ fn authenticate(
     store: &Store,
     req: &Message,
     peer: Peer,
-    now: u64,
+    now: UnixSecs,
     aor_user: &str,
 ) -> Result<Authenticated> {
     let challenge = |stale| Ok(Authenticated::Answer(reg.challenge(req, peer, now, stale)));
@@ -573,7 +562,7 @@ pub enum NonceUseCheck {
 
 impl NonceTracker {
     /// An empty tracker.
-    pub fn new(now: u64) -> NonceTracker {
+    pub fn new(now: UnixSecs) -> NonceTracker {
         NonceTracker {
             uses: Mutex::new(Generations::new(
                 NONCE_CAPACITY,
@@ -585,7 +574,13 @@ impl NonceTracker {
 
     /// Records a successful use of a nonce minted at `minted`. Without qop there is no `nc`:
     /// such a nonce is good for one use.
-    pub fn commit(&self, nonce: &str, minted: u64, nc: Option<u32>, now: u64) -> NonceUseCheck {
+    pub fn commit(
+        &self,
+        nonce: &str,
+        minted: UnixSecs,
+        nc: Option<u32>,
+        now: UnixSecs,
+    ) -> NonceUseCheck {
         let nc = nc.unwrap_or(1);
         let key = nonce_key(nonce);
         let mut uses = self
@@ -610,7 +605,7 @@ impl NonceTracker {
     }
 
     /// Lets an idle tracker drop what a storm left (see `Generations::expire`).
-    pub fn expire(&self, now: u64) {
+    pub fn expire(&self, now: UnixSecs) {
         self.uses
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
@@ -618,7 +613,7 @@ impl NonceTracker {
     }
 
     /// Kills a nonce after a failed response.
-    pub fn kill(&self, nonce: &str, now: u64) {
+    pub fn kill(&self, nonce: &str, now: UnixSecs) {
         let mut uses = self
             .uses
             .lock()

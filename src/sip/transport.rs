@@ -16,10 +16,19 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crate::app::{unix_now, AppState};
+use crate::clock::{self, UnixSecs};
+use crate::config::SipSettings;
+use crate::domain::Transport;
 use crate::error::{Error, Result};
 use crate::sip::message::{self, MAX_MESSAGE_BYTES};
-use crate::sip::registrar::{Peer, Transport};
+use crate::sip::Peer;
+use crate::sync::lock;
+
+/// What the listeners serve: one message, its source and its time of arrival to the bytes to
+/// send back, if any (the wiring passes `SipService::handle_message`).
+pub type Handler = Arc<Serve>;
+
+type Serve = dyn Fn(&[u8], Peer, UnixSecs) -> Option<Vec<u8>> + Send + Sync;
 
 /// Bound SIP sockets, UDP and TCP on the same address.
 pub struct SipListeners {
@@ -59,9 +68,9 @@ impl SipListeners {
         Ok(self.udp.local_addr()?)
     }
 
-    /// Starts the UDP readers and the TCP acceptor.
-    pub fn spawn(self, state: Arc<AppState>) -> Result<Vec<JoinHandle<()>>> {
-        let asked = state.config.sip.udp_receive_buffer_bytes;
+    /// Starts the UDP readers and the TCP acceptor, serving with `handler`.
+    pub fn spawn(self, handler: Handler, settings: &SipSettings) -> Result<Vec<JoinHandle<()>>> {
+        let asked = settings.udp_receive_buffer_bytes;
         match set_receive_buffer(&self.udp, asked) {
             Ok(granted) => log::info!(
                 "SIP UDP receive buffer: {granted} bytes (asked {asked}; net.core.rmem_max caps it)"
@@ -69,20 +78,20 @@ impl SipListeners {
             Err(err) => log::warn!("SIP UDP receive buffer left as it was: {err}"),
         }
         let mut threads = Vec::new();
-        for idx in 0..state.config.sip.udp_workers {
+        for idx in 0..settings.udp_workers {
             let socket = self.udp.try_clone()?;
-            let state = state.clone();
+            let handler = handler.clone();
             threads.push(
                 thread::Builder::new()
                     .name(format!("sip-udp-{idx}"))
-                    .spawn(move || udp_loop(&state, &socket))?,
+                    .spawn(move || udp_loop(&*handler, &socket))?,
             );
         }
-        let tcp = self.tcp;
+        let (tcp, settings) = (self.tcp, *settings);
         threads.push(
             thread::Builder::new()
                 .name("sip-tcp".to_string())
-                .spawn(move || tcp_accept_loop(&state, &tcp))?,
+                .spawn(move || tcp_accept_loop(&handler, &settings, &tcp))?,
         );
         Ok(threads)
     }
@@ -147,7 +156,7 @@ fn set_receive_buffer(_socket: &UdpSocket, _bytes: usize) -> std::io::Result<usi
     Err(std::io::Error::other("not supported on this platform"))
 }
 
-fn udp_loop(state: &AppState, socket: &UdpSocket) {
+fn udp_loop(handler: &Serve, socket: &UdpSocket) {
     let mut buf = vec![0u8; 65_536];
     loop {
         let (len, source) = match socket.recv_from(&mut buf) {
@@ -166,11 +175,7 @@ fn udp_loop(state: &AppState, socket: &UdpSocket) {
             addr: source,
             transport: Transport::Udp,
         };
-        let now = u64::try_from(unix_now()).unwrap_or(0);
-        if let Some(reply) = state
-            .sip
-            .handle_message(&state.store, &buf[..len], peer, now)
-        {
+        if let Some(reply) = handler(&buf[..len], peer, clock::now()) {
             if let Err(err) = socket.send_to(&reply, source) {
                 log::debug!("SIP UDP send to {source}: {err}");
             }
@@ -210,7 +215,7 @@ impl OpenConnections {
     }
 }
 
-fn tcp_accept_loop(state: &Arc<AppState>, listener: &TcpListener) {
+fn tcp_accept_loop(handler: &Handler, settings: &SipSettings, listener: &TcpListener) {
     let open = Arc::new(Mutex::new(OpenConnections::default()));
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -226,29 +231,23 @@ fn tcp_accept_loop(state: &Arc<AppState>, listener: &TcpListener) {
                 continue;
             }
         };
-        let settings = &state.config.sip;
-        let admitted = open
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .try_open(
-                source.ip(),
-                settings.tcp_max_connections,
-                settings.tcp_max_per_address,
-            );
+        let admitted = lock(&open).try_open(
+            source.ip(),
+            settings.tcp_max_connections,
+            settings.tcp_max_per_address,
+        );
         if !admitted {
             log::warn!("SIP TCP connection from {source} refused: at the connection limit");
             continue; // Dropping the stream closes it.
         }
-        let (state, open) = (state.clone(), open.clone());
+        let (handler, settings, open) = (handler.clone(), *settings, open.clone());
         let spawned = thread::Builder::new()
             .name("sip-tcp-conn".to_string())
             .spawn(move || {
-                if let Err(err) = serve_connection(&state, stream, source) {
+                if let Err(err) = serve_connection(&*handler, &settings, stream, source) {
                     log::debug!("SIP TCP {source}: {err}");
                 }
-                open.lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .close(source.ip());
+                lock(&open).close(source.ip());
             });
         if let Err(err) = spawned {
             log::warn!("SIP TCP connection from {source} dropped: {err}");
@@ -257,12 +256,13 @@ fn tcp_accept_loop(state: &Arc<AppState>, listener: &TcpListener) {
 }
 
 fn serve_connection(
-    state: &AppState,
+    handler: &Serve,
+    settings: &SipSettings,
     mut stream: TcpStream,
     source: SocketAddr,
 ) -> std::io::Result<()> {
-    let idle = Duration::from_secs(state.config.sip.idle_timeout_secs);
-    let message_timeout = Duration::from_secs(state.config.sip.message_timeout_secs);
+    let idle = Duration::from_secs(settings.idle_timeout_secs);
+    let message_timeout = Duration::from_secs(settings.message_timeout_secs);
     stream.set_read_timeout(Some(idle))?;
     stream.set_write_timeout(Some(Duration::from_secs(10)))?;
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
@@ -294,8 +294,7 @@ fn serve_connection(
                         addr: source,
                         transport: Transport::Tcp,
                     };
-                    let now = u64::try_from(unix_now()).unwrap_or(0);
-                    if let Some(reply) = state.sip.handle_message(&state.store, &frame, peer, now) {
+                    if let Some(reply) = handler(&frame, peer, clock::now()) {
                         stream.write_all(&reply)?;
                     }
                 }

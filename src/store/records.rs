@@ -12,8 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto;
-use crate::domain::bindings::Transport;
-use crate::domain::{AccountSid, ClientSid, Role, Status};
+use crate::domain::{AccountSid, ClientSid, Role, Status, Transport};
 use crate::error::{Error, Result};
 
 /// One account, as stored in the `accounts` tree.

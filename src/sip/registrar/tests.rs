@@ -6,11 +6,12 @@ use std::net::SocketAddr;
 use super::*;
 use crate::config::SipSettings;
 use crate::domain::clients::{self, ClientChanges, NewClient, VoiceChanges};
+use crate::domain::Transport;
 use crate::domain::{accounts, Email, Login, Password, Role, Status};
 use crate::sip::message;
 use crate::store::records::AccountRecord;
 
-const T0: u64 = 1_700_000_000;
+const T0: UnixSecs = 1_700_000_000;
 const REALM: &str = "pbx.test";
 const SETTINGS: SipSettings = SipSettings::SMALL;
 
@@ -59,7 +60,7 @@ impl Rig {
     }
 
     /// Sends a REGISTER for `user`; `extra` holds header lines (each ending in CRLF).
-    fn send(&self, user: &str, cseq: u32, extra: &str, now: u64) -> Option<Response> {
+    fn send(&self, user: &str, cseq: u32, extra: &str, now: UnixSecs) -> Option<Response> {
         let text = format!(
             "REGISTER sip:{REALM} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK{cseq}x{now}\r\n\
              From: <sip:{user}@{REALM}>;tag=t\r\nTo: <sip:{user}@{REALM}>\r\nCall-ID: call-{user}\r\n\
@@ -70,7 +71,14 @@ impl Rig {
     }
 
     /// Gets a challenge, answers it with `password` (MD5, nc=1).
-    fn register(&self, user: &str, password: &str, cseq: u32, extra: &str, now: u64) -> Response {
+    fn register(
+        &self,
+        user: &str,
+        password: &str,
+        cseq: u32,
+        extra: &str,
+        now: UnixSecs,
+    ) -> Response {
         let challenge = self.send(user, cseq, extra, now).unwrap();
         assert_eq!(challenge.code, 401);
         let nonce = nonce_of(&challenge);
