@@ -15,10 +15,10 @@ use std::sync::{Mutex, MutexGuard};
 use base64::Engine;
 
 use crate::clock::UnixSecs;
-use crate::domain::accounts;
+use crate::domain::accounts::{self, Caller};
 use crate::error::{Error, Result};
-use crate::store::records::AccountRecord;
 use crate::store::Store;
+use crate::sync::lock;
 
 /// Upper bound on tracked keys, so a scan from many sources cannot grow memory forever.
 const MAX_TRACKED: usize = 10_000;
@@ -116,9 +116,7 @@ impl<K: Hash + Eq> Limiter<K> {
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<K, Entry>> {
-        self.entries
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+        lock(&self.entries)
     }
 }
 
@@ -131,7 +129,7 @@ pub fn authenticate(
     authorization: Option<&str>,
     peer: Option<IpAddr>,
     now: UnixSecs,
-) -> Result<AccountRecord> {
+) -> Result<Caller> {
     let Some(header) = authorization else {
         return Err(Error::Unauthorized);
     };

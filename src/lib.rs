@@ -26,3 +26,5 @@ pub mod sip;
 pub mod state;
 pub mod store;
 pub mod sync;
+#[cfg(test)]
+mod testing;

@@ -6,11 +6,10 @@
 
 use crate::api::format::{self, Names, Repr};
 use crate::api::{self as api, ApiResponse, Ctx, API_VERSION};
-use crate::domain::accounts::{self, AccountChanges, Issued, Limits, NewAccount};
-use crate::domain::{rfc2822, Email, FriendlyName, Password, Role, Status};
+use crate::domain::accounts::{self, Account, AccountChanges, Caller, Issued, Limits, NewAccount};
+use crate::domain::{rfc2822, AccountRef, Email, FriendlyName, Password, Role, Status};
 use crate::error::{Error, Result};
 use crate::state::AppState;
-use crate::store::records::AccountRecord;
 
 const NAMES: Names = Names {
     singular: "Account",
@@ -18,7 +17,7 @@ const NAMES: Names = Names {
 };
 
 /// `GET /Accounts`: the caller's descendants, oldest first.
-pub fn list(state: &AppState, caller: &AccountRecord, ctx: &Ctx<'_>) -> Result<ApiResponse> {
+pub fn list(state: &AppState, caller: &Caller, ctx: &Ctx<'_>) -> Result<ApiResponse> {
     let mut query = ctx.query()?;
     let paging = api::paging(&mut query)?;
     query.finish()?;
@@ -28,7 +27,7 @@ pub fn list(state: &AppState, caller: &AccountRecord, ctx: &Ctx<'_>) -> Result<A
 }
 
 /// `POST /Accounts`: creates a sub-account of the caller. 200, as Restcomm answers.
-pub fn create(state: &AppState, caller: &AccountRecord, ctx: &Ctx<'_>) -> Result<ApiResponse> {
+pub fn create(state: &AppState, caller: &Caller, ctx: &Ctx<'_>) -> Result<ApiResponse> {
     let mut form = ctx.form()?;
     let new = NewAccount {
         email: Email::parse(&form.require("EmailAddress")?)?,
@@ -51,23 +50,13 @@ pub fn create(state: &AppState, caller: &AccountRecord, ctx: &Ctx<'_>) -> Result
 }
 
 /// `GET /Accounts/{id}`.
-pub fn get(
-    state: &AppState,
-    caller: &AccountRecord,
-    ctx: &Ctx<'_>,
-    id: &str,
-) -> Result<ApiResponse> {
-    let record = accounts::find(&state.store, caller, id)?;
+pub fn get(state: &AppState, caller: &Caller, ctx: &Ctx<'_>, id: &str) -> Result<ApiResponse> {
+    let record = accounts::find(&state.store, caller, &AccountRef::parse(id))?;
     Ok(ctx.ok(format::one(ctx.format, NAMES, &repr(&record, None, ctx))))
 }
 
 /// `POST`/`PUT /Accounts/{id}`: FriendlyName, Password, Status, Role.
-pub fn update(
-    state: &AppState,
-    caller: &AccountRecord,
-    ctx: &Ctx<'_>,
-    id: &str,
-) -> Result<ApiResponse> {
+pub fn update(state: &AppState, caller: &Caller, ctx: &Ctx<'_>, id: &str) -> Result<ApiResponse> {
     let mut form = ctx.form()?;
     if form.take("EmailAddress").is_some() {
         return Err(Error::Invalid("EmailAddress cannot be changed".to_string()));
@@ -86,19 +75,20 @@ pub fn update(
     if nothing_to_do {
         return get(state, caller, ctx, id);
     }
-    let issued = accounts::update(&state.store, caller, id, changes, ctx.now)?;
+    let issued = accounts::update(
+        &state.store,
+        caller,
+        &AccountRef::parse(id),
+        changes,
+        ctx.now,
+    )?;
     log::info!("account {} updated by {}", issued.account.sid, caller.sid);
     Ok(ctx.ok(render(&issued, ctx)))
 }
 
 /// `DELETE /Accounts/{id}`: closes the account and its subtree; 200 with the closed record.
-pub fn delete(
-    state: &AppState,
-    caller: &AccountRecord,
-    ctx: &Ctx<'_>,
-    id: &str,
-) -> Result<ApiResponse> {
-    let record = accounts::close(&state.store, caller, id, ctx.now)?;
+pub fn delete(state: &AppState, caller: &Caller, ctx: &Ctx<'_>, id: &str) -> Result<ApiResponse> {
+    let record = accounts::close(&state.store, caller, &AccountRef::parse(id), ctx.now)?;
     log::info!("account {} closed by {}", record.sid, caller.sid);
     Ok(ctx.ok(format::one(ctx.format, NAMES, &repr(&record, None, ctx))))
 }
@@ -111,8 +101,8 @@ fn render(issued: &Issued, ctx: &Ctx<'_>) -> Vec<u8> {
     )
 }
 
-/// The public representation of an account. Secrets in the record (hashes) never get here.
-fn repr(record: &AccountRecord, auth_token: Option<&str>, ctx: &Ctx<'_>) -> Repr {
+/// The public representation of an account (the domain's view holds no hash to leak).
+fn repr(record: &Account, auth_token: Option<&str>, ctx: &Ctx<'_>) -> Repr {
     let suffix = ctx.format.suffix();
     let base = format!("/{API_VERSION}/Accounts/{}", record.sid);
     let mut fields = vec![("sid", Repr::Str(record.sid.to_string()))];

@@ -6,11 +6,11 @@
 use crate::api::form::Params;
 use crate::api::format::{self, Names, Repr};
 use crate::api::{self as api, ApiResponse, Ctx, API_VERSION};
-use crate::domain::clients::{self, ClientChanges, NewClient, VoiceChanges};
-use crate::domain::{rfc2822, FriendlyName, Login, Password};
+use crate::domain::accounts::Caller;
+use crate::domain::clients::{self, Client, ClientChanges, NewClient, VoiceChanges};
+use crate::domain::{bindings, rfc2822, AccountRef, FriendlyName, Login, Password};
 use crate::error::{Error, Result};
 use crate::state::AppState;
-use crate::store::records::{AccountRecord, ClientRecord};
 
 const NAMES: Names = Names {
     singular: "Client",
@@ -20,7 +20,7 @@ const NAMES: Names = Names {
 /// `GET …/Clients`: by login, optionally filtered by `Login`, optionally paged.
 pub fn list(
     state: &AppState,
-    caller: &AccountRecord,
+    caller: &Caller,
     ctx: &Ctx<'_>,
     account_id: &str,
 ) -> Result<ApiResponse> {
@@ -28,7 +28,8 @@ pub fn list(
     let paging = api::paging(&mut query)?;
     let login = query.take("Login");
     query.finish()?;
-    let found = clients::list(&state.store, caller, account_id, login.as_deref())?;
+    let account = AccountRef::parse(account_id);
+    let found = clients::list(&state.store, caller, &account, login.as_deref())?;
     let items: Vec<Repr> = found
         .iter()
         .map(|client| repr(client, state, ctx))
@@ -43,7 +44,7 @@ pub fn list(
 /// `POST …/Clients`: creates a client. 200 with the new client, as Restcomm answers.
 pub fn create(
     state: &AppState,
-    caller: &AccountRecord,
+    caller: &Caller,
     ctx: &Ctx<'_>,
     account_id: &str,
 ) -> Result<ApiResponse> {
@@ -59,7 +60,7 @@ pub fn create(
     let client = clients::create(
         &state.store,
         caller,
-        account_id,
+        &AccountRef::parse(account_id),
         new,
         &state.config.realm,
         ctx.now,
@@ -76,19 +77,20 @@ pub fn create(
 /// `GET …/Clients/{ClientSid}`.
 pub fn get(
     state: &AppState,
-    caller: &AccountRecord,
+    caller: &Caller,
     ctx: &Ctx<'_>,
     account_id: &str,
     client_id: &str,
 ) -> Result<ApiResponse> {
-    let client = clients::find(&state.store, caller, account_id, client_id)?;
+    let (account, client) = (AccountRef::parse(account_id), api::client_sid(client_id)?);
+    let client = clients::find(&state.store, caller, &account, &client)?;
     Ok(render(&client, state, ctx))
 }
 
 /// `POST`/`PUT …/Clients/{ClientSid}`: every parameter but `Login`.
 pub fn update(
     state: &AppState,
-    caller: &AccountRecord,
+    caller: &Caller,
     ctx: &Ctx<'_>,
     account_id: &str,
     client_id: &str,
@@ -112,8 +114,8 @@ pub fn update(
     let client = clients::update(
         &state.store,
         caller,
-        account_id,
-        client_id,
+        &AccountRef::parse(account_id),
+        &api::client_sid(client_id)?,
         changes,
         &state.config.realm,
         ctx.now,
@@ -130,12 +132,13 @@ pub fn update(
 /// `DELETE …/Clients/{ClientSid}`: 200 with the deleted client's representation.
 pub fn delete(
     state: &AppState,
-    caller: &AccountRecord,
+    caller: &Caller,
     ctx: &Ctx<'_>,
     account_id: &str,
     client_id: &str,
 ) -> Result<ApiResponse> {
-    let client = clients::delete(&state.store, caller, account_id, client_id)?;
+    let (account, client) = (AccountRef::parse(account_id), api::client_sid(client_id)?);
+    let client = clients::delete(&state.store, caller, &account, &client)?;
     log::info!(
         "client {} ({}) deleted by {}",
         client.sid,
@@ -161,12 +164,12 @@ fn voice(form: &mut Params) -> Result<VoiceChanges> {
     })
 }
 
-fn render(client: &ClientRecord, state: &AppState, ctx: &Ctx<'_>) -> ApiResponse {
+fn render(client: &Client, state: &AppState, ctx: &Ctx<'_>) -> ApiResponse {
     ctx.ok(format::one(ctx.format, NAMES, &repr(client, state, ctx)))
 }
 
 /// The public representation of a client: never the password, never an HA1.
-fn repr(client: &ClientRecord, state: &AppState, ctx: &Ctx<'_>) -> Repr {
+fn repr(client: &Client, state: &AppState, ctx: &Ctx<'_>) -> Repr {
     let optional = |value: &Option<String>| value.clone().map(Repr::Str).unwrap_or(Repr::Null);
     Repr::Obj(vec![
         ("sid", Repr::Str(client.sid.to_string())),
@@ -193,7 +196,7 @@ fn repr(client: &ClientRecord, state: &AppState, ctx: &Ctx<'_>) -> Repr {
         ("date_updated", Repr::Str(rfc2822(client.updated))),
         (
             "registrations",
-            Repr::Int(count(state.store.binding_count(&client.sid, ctx.now))),
+            Repr::Int(count(bindings::count(&state.store, &client.sid, ctx.now))),
         ),
         (
             "uri",

@@ -17,9 +17,10 @@ use std::net::IpAddr;
 
 use crate::auth;
 use crate::clock::UnixSecs;
+use crate::domain::accounts::Caller;
+use crate::domain::ClientSid;
 use crate::error::{Error, Result};
 use crate::state::AppState;
-use crate::store::records::AccountRecord;
 use form::Params;
 use format::Format;
 
@@ -277,7 +278,12 @@ pub fn list_response(
     ctx.ok(format::list(ctx.format, names, &shown, Some(&info)))
 }
 
-fn authenticate(state: &AppState, ctx: &Ctx<'_>) -> Result<AccountRecord> {
+/// A client SID from a path; anything else names no client.
+pub fn client_sid(text: &str) -> Result<ClientSid> {
+    ClientSid::parse(text).ok_or(Error::NotFound("client"))
+}
+
+fn authenticate(state: &AppState, ctx: &Ctx<'_>) -> Result<Caller> {
     auth::authenticate(
         &state.store,
         &state.limiter,

@@ -3,10 +3,12 @@
 
 use crate::api::format::{Names, Repr};
 use crate::api::{self as api, ApiResponse, Ctx};
-use crate::domain::{bindings, rfc2822};
+use crate::clock::UnixSecs;
+use crate::domain::accounts::Caller;
+use crate::domain::bindings::{self, Registration};
+use crate::domain::{rfc2822, AccountRef};
 use crate::error::Result;
 use crate::state::AppState;
-use crate::store::records::{AccountRecord, BindingRecord, ClientRecord};
 
 const NAMES: Names = Names {
     singular: "Registration",
@@ -16,43 +18,45 @@ const NAMES: Names = Names {
 /// `GET …/Clients/{ClientSid}/Registrations`.
 pub fn of_client(
     state: &AppState,
-    caller: &AccountRecord,
+    caller: &Caller,
     ctx: &Ctx<'_>,
     account_id: &str,
     client_id: &str,
 ) -> Result<ApiResponse> {
-    let found = bindings::of_client(&state.store, caller, account_id, client_id, ctx.now)?;
+    let (account, client) = (AccountRef::parse(account_id), api::client_sid(client_id)?);
+    let found = bindings::of_client(&state.store, caller, &account, &client, ctx.now)?;
     respond(ctx, &found)
 }
 
 /// `GET /Accounts/{AccountSid}/Registrations`.
 pub fn of_account(
     state: &AppState,
-    caller: &AccountRecord,
+    caller: &Caller,
     ctx: &Ctx<'_>,
     account_id: &str,
 ) -> Result<ApiResponse> {
-    let found = bindings::of_account(&state.store, caller, account_id, ctx.now)?;
+    let account = AccountRef::parse(account_id);
+    let found = bindings::of_account(&state.store, caller, &account, ctx.now)?;
     respond(ctx, &found)
 }
 
-fn respond(ctx: &Ctx<'_>, found: &[(ClientRecord, BindingRecord)]) -> Result<ApiResponse> {
+fn respond(ctx: &Ctx<'_>, found: &[Registration]) -> Result<ApiResponse> {
     let mut query = ctx.query()?;
     let paging = api::paging(&mut query)?;
     query.finish()?;
     let items = found
         .iter()
-        .map(|(client, binding)| repr(client, binding, ctx.now))
+        .map(|registration| repr(registration, ctx.now))
         .collect();
     Ok(api::list_response(ctx, NAMES, items, paging, ""))
 }
 
-fn repr(client: &ClientRecord, binding: &BindingRecord, now: i64) -> Repr {
+fn repr(binding: &Registration, now: UnixSecs) -> Repr {
     Repr::Obj(vec![
-        ("client_sid", Repr::Str(client.sid.to_string())),
-        ("account_sid", Repr::Str(client.account.to_string())),
-        ("login", Repr::Str(client.login.clone())),
-        ("contact", Repr::Str(binding.contact.to_string())),
+        ("client_sid", Repr::Str(binding.client.to_string())),
+        ("account_sid", Repr::Str(binding.account.to_string())),
+        ("login", Repr::Str(binding.login.clone())),
+        ("contact", Repr::Str(binding.contact.clone())),
         ("expires", Repr::Int((binding.expires_at - now).max(0))),
         ("source", Repr::Str(binding.source.to_string())),
         (

@@ -1,26 +1,17 @@
 //! In-process API tests: `api::handle` on a temporary store, no sockets. They pin the HTTP
 //! conventions of SPEC.md §1 (paths, suffixes, negotiation, errors, paging, parameters).
 
-use base64::Engine;
-
 use crate::api::{self, ApiRequest, ApiResponse};
 use crate::config::{self, Command};
-use crate::domain::{accounts, Email, Password};
 use crate::state::AppState;
-use crate::store::{check, Store};
+use crate::store::check;
+use crate::testing::credentials::basic;
+use crate::testing::{World, NOW};
 
-const NOW: i64 = 1_700_000_000;
-
+/// The shared fixture's store behind the whole API state, and the root's credentials.
 struct Api {
     state: AppState,
     root_auth: String,
-}
-
-fn basic(user: &str, secret: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"))
-    )
 }
 
 impl Api {
@@ -28,17 +19,10 @@ impl Api {
         let Ok(Command::Serve(config)) = config::load(&[], &[], &|_| Ok(String::new())) else {
             panic!("default config")
         };
-        let store = Store::open_temporary().unwrap();
-        let issued = accounts::create_root(
-            &store,
-            &Email::parse("admin@localhost").unwrap(),
-            &Password::parse("rootpass123").unwrap(),
-            NOW,
-        )
-        .unwrap();
-        let root_auth = basic(&issued.account.sid.to_string(), &issued.auth_token.unwrap());
+        let world = World::new();
+        let root_auth = basic(&world.root.sid.to_string(), &world.root_token);
         Api {
-            state: AppState::new(store, config, |ip| ip.is_loopback(), NOW).unwrap(),
+            state: AppState::new(world.store, config, |ip| ip.is_loopback(), NOW).unwrap(),
             root_auth,
         }
     }

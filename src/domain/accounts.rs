@@ -13,11 +13,73 @@
 
 use std::collections::HashMap;
 
+use crate::clock::UnixSecs;
 use crate::crypto;
-use crate::domain::{AccountSid, Email, FriendlyName, Password, Role, Status};
+use crate::domain::{AccountRef, AccountSid, Email, FriendlyName, Password, Role, Status};
 use crate::error::{Error, Result};
 use crate::store::records::{AccountRecord, PasswordHash};
 use crate::store::{Store, WriteGuard};
+
+/// Who is calling: what the rules need of an authenticated account, and no secret. Only
+/// [`verify_credentials`] makes one from a request; rules that depend on the caller's
+/// current state re-read it under the write lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Caller {
+    /// The account.
+    pub sid: AccountSid,
+    /// What it may do.
+    pub role: Role,
+    /// Its depth in the tree (a root is 1).
+    pub depth: u32,
+}
+
+/// An account as callers see it: every public field of the record, none of its hashes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    /// The account's identifier.
+    pub sid: AccountSid,
+    /// The owner account; `None` for a root account.
+    pub parent: Option<AccountSid>,
+    /// The email address as given at creation.
+    pub email: String,
+    /// Display name.
+    pub friendly_name: String,
+    /// Lifecycle status.
+    pub status: Status,
+    /// What the account may do.
+    pub role: Role,
+    /// Its depth in the tree (a root is 1).
+    pub depth: u32,
+    /// Unix seconds of creation.
+    pub created: UnixSecs,
+    /// Unix seconds of the last change.
+    pub updated: UnixSecs,
+}
+
+impl Account {
+    fn of(record: &AccountRecord) -> Account {
+        Account {
+            sid: record.sid,
+            parent: record.parent,
+            email: record.email.clone(),
+            friendly_name: record.friendly_name.clone(),
+            status: record.status,
+            role: record.role,
+            depth: record.depth,
+            created: record.created,
+            updated: record.updated,
+        }
+    }
+
+    /// This account as the caller of a request (once it has authenticated).
+    pub fn as_caller(&self) -> Caller {
+        Caller {
+            sid: self.sid,
+            role: self.role,
+            depth: self.depth,
+        }
+    }
+}
 
 /// What a caller asks for when creating a sub-account.
 #[derive(Debug)]
@@ -52,7 +114,7 @@ pub struct AccountChanges {
 #[derive(Debug)]
 pub struct Issued {
     /// The account as stored after the write.
-    pub account: AccountRecord,
+    pub account: Account,
     /// The new AuthToken, when this write created one.
     pub auth_token: Option<String>,
 }
@@ -65,7 +127,12 @@ pub struct Limits {
 }
 
 /// Creates the root Administrator on an empty store (first start).
-pub fn create_root(store: &Store, email: &Email, password: &Password, now: i64) -> Result<Issued> {
+pub fn create_root(
+    store: &Store,
+    email: &Email,
+    password: &Password,
+    now: UnixSecs,
+) -> Result<Issued> {
     let guard = store.write_lock();
     if !store.is_empty()? {
         return Err(Error::Conflict(
@@ -94,10 +161,10 @@ pub fn create_root(store: &Store, email: &Email, password: &Password, now: i64) 
 /// Creates a sub-account of `caller` (Administrators only).
 pub fn create(
     store: &Store,
-    caller: &AccountRecord,
+    caller: &Caller,
     new: NewAccount,
     limits: Limits,
-    now: i64,
+    now: UnixSecs,
 ) -> Result<Issued> {
     if caller.role != Role::Administrator {
         return Err(Error::Forbidden(
@@ -156,14 +223,18 @@ fn commit_new(
     record.seq = store.next_seq()?;
     store.insert_account(guard, &record)?;
     Ok(Issued {
-        account: record,
+        account: Account::of(&record),
         auth_token: Some(token),
     })
 }
 
 /// Finds an account by SID or email within the caller's reach; anything else is `NotFound`.
-pub fn find(store: &Store, caller: &AccountRecord, sid_or_email: &str) -> Result<AccountRecord> {
-    let record = lookup(store, sid_or_email)?.ok_or(Error::NotFound("account"))?;
+pub fn find(store: &Store, caller: &Caller, id: &AccountRef) -> Result<Account> {
+    find_record(store, caller, id).map(|record| Account::of(&record))
+}
+
+fn find_record(store: &Store, caller: &Caller, id: &AccountRef) -> Result<AccountRecord> {
+    let record = lookup(store, id)?.ok_or(Error::NotFound("account"))?;
     if record.sid == caller.sid {
         return Ok(record);
     }
@@ -174,7 +245,7 @@ pub fn find(store: &Store, caller: &AccountRecord, sid_or_email: &str) -> Result
 }
 
 /// Every descendant of the caller (all depths), oldest first. Administrators only.
-pub fn list(store: &Store, caller: &AccountRecord) -> Result<Vec<AccountRecord>> {
+pub fn list(store: &Store, caller: &Caller) -> Result<Vec<Account>> {
     if caller.role != Role::Administrator {
         return Err(Error::Forbidden(
             "only an Administrator may list sub-accounts".to_string(),
@@ -182,19 +253,19 @@ pub fn list(store: &Store, caller: &AccountRecord) -> Result<Vec<AccountRecord>>
     }
     let mut all = descendants(store, &caller.sid)?;
     all.sort_by_key(|record| record.seq);
-    Ok(all)
+    Ok(all.iter().map(Account::of).collect())
 }
 
 /// Applies `changes` to the account named by `sid_or_email`, cascading a status change over
 /// its subtree, all in one transaction.
 pub fn update(
     store: &Store,
-    caller: &AccountRecord,
-    sid_or_email: &str,
+    caller: &Caller,
+    id: &AccountRef,
     changes: AccountChanges,
-    now: i64,
+    now: UnixSecs,
 ) -> Result<Issued> {
-    let target = find(store, caller, sid_or_email)?;
+    let target = find_record(store, caller, id)?;
     let on_self = target.sid == caller.sid;
     if on_self && changes.status.is_some() {
         return Err(Error::Forbidden(
@@ -280,30 +351,25 @@ pub fn update(
     store.drop_bindings(&silenced)?;
     drop(guard);
     Ok(Issued {
-        account: record,
+        account: Account::of(&record),
         auth_token,
     })
 }
 
 /// Closes an account and its whole subtree (the API's DELETE). Closing oneself is refused.
-pub fn close(
-    store: &Store,
-    caller: &AccountRecord,
-    sid_or_email: &str,
-    now: i64,
-) -> Result<AccountRecord> {
+pub fn close(store: &Store, caller: &Caller, id: &AccountRef, now: UnixSecs) -> Result<Account> {
     let changes = AccountChanges {
         status: Some(Status::Closed),
         ..AccountChanges::default()
     };
-    Ok(update(store, caller, sid_or_email, changes, now)?.account)
+    Ok(update(store, caller, id, changes, now)?.account)
 }
 
 /// Checks Basic credentials: `user` is a SID or an email, `secret` the AuthToken or the
 /// password. Unknown user, wrong secret and an account that is not active all give the same
 /// `Unauthorized`, after the same amount of hashing.
-pub fn verify_credentials(store: &Store, user: &str, secret: &str) -> Result<AccountRecord> {
-    let record = lookup(store, user)?;
+pub fn verify_credentials(store: &Store, user: &str, secret: &str) -> Result<Caller> {
+    let record = lookup(store, &AccountRef::parse(user))?;
     let Some(record) = record else {
         // Burn the same time as a real password check, so timing does not reveal the user.
         let _ = crypto::pbkdf2_sha256(secret.as_bytes(), &[0u8; 16], crypto::PBKDF2_ITERATIONS);
@@ -317,14 +383,18 @@ pub fn verify_credentials(store: &Store, user: &str, secret: &str) -> Result<Acc
     if !secret_ok || record.status != Status::Active {
         return Err(Error::Unauthorized);
     }
-    Ok(record)
+    Ok(Caller {
+        sid: record.sid,
+        role: record.role,
+        depth: record.depth,
+    })
 }
 
 /// Reads an account by SID, or else by email (case-insensitive).
-pub(crate) fn lookup(store: &Store, sid_or_email: &str) -> Result<Option<AccountRecord>> {
-    match AccountSid::parse(sid_or_email) {
-        Some(sid) => store.account(&sid),
-        None => store.account_by_email(&sid_or_email.to_ascii_lowercase()),
+pub(crate) fn lookup(store: &Store, id: &AccountRef) -> Result<Option<AccountRecord>> {
+    match id {
+        AccountRef::Sid(sid) => store.account(sid),
+        AccountRef::Email(email) => store.account_by_email(&email.to_ascii_lowercase()),
     }
 }
 
@@ -362,7 +432,7 @@ pub(crate) fn descendants(store: &Store, root: &AccountSid) -> Result<Vec<Accoun
 
 /// The new records of `root`'s descendants after `root` took its (already set) new status.
 /// Must run under the write lock, so that the scan and the commit see the same tree.
-fn cascade(store: &Store, root: &AccountRecord, now: i64) -> Result<Vec<AccountRecord>> {
+fn cascade(store: &Store, root: &AccountRecord, now: UnixSecs) -> Result<Vec<AccountRecord>> {
     let mut new_status: HashMap<AccountSid, Status> = HashMap::from([(root.sid, root.status)]);
     let mut changed = Vec::new();
     // Breadth-first order means a parent's new status is known before its children's.

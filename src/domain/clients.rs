@@ -7,12 +7,61 @@
 //! bindings right after the commit. Logins are unique on the box; the store enforces that
 //! inside the same transaction that writes the client.
 
+use crate::clock::UnixSecs;
 use crate::crypto;
-use crate::domain::accounts;
-use crate::domain::{ClientSid, FriendlyName, Login, Password, Status};
+use crate::domain::accounts::{self, Caller};
+use crate::domain::{AccountRef, AccountSid, ClientSid, FriendlyName, Login, Password, Status};
 use crate::error::{Error, Result};
 use crate::store::records::{AccountRecord, ClientRecord};
 use crate::store::Store;
+
+/// A client as callers see it: every public field of the record, never an HA1.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Client {
+    /// The client's identifier.
+    pub sid: ClientSid,
+    /// The owning account.
+    pub account: AccountSid,
+    /// The SIP user part; unique on the box.
+    pub login: String,
+    /// Display name.
+    pub friendly_name: String,
+    /// False when disabled (`Status=0`).
+    pub enabled: bool,
+    /// `VoiceUrl`.
+    pub voice_url: Option<String>,
+    /// `VoiceMethod`: `GET` or `POST`.
+    pub voice_method: String,
+    /// `VoiceFallbackUrl`.
+    pub voice_fallback_url: Option<String>,
+    /// `VoiceFallbackMethod`: `GET` or `POST`.
+    pub voice_fallback_method: String,
+    /// `VoiceApplicationSid`.
+    pub voice_application_sid: Option<String>,
+    /// Unix seconds of creation.
+    pub created: UnixSecs,
+    /// Unix seconds of the last change.
+    pub updated: UnixSecs,
+}
+
+impl Client {
+    pub(crate) fn of(record: &ClientRecord) -> Client {
+        Client {
+            sid: record.sid,
+            account: record.account,
+            login: record.login.clone(),
+            friendly_name: record.friendly_name.clone(),
+            enabled: record.enabled,
+            voice_url: record.voice_url.clone(),
+            voice_method: record.voice_method.clone(),
+            voice_fallback_url: record.voice_fallback_url.clone(),
+            voice_fallback_method: record.voice_fallback_method.clone(),
+            voice_application_sid: record.voice_application_sid.clone(),
+            created: record.created,
+            updated: record.updated,
+        }
+    }
+}
 
 /// Voice settings of a create or update; `None` leaves a setting as it is (or at its default),
 /// `Some(None)` clears an optional one.
@@ -144,12 +193,12 @@ pub fn parse_application_sid(text: &str) -> Result<Option<String>> {
 /// Creates a client under the account named by `account_id` (SID or email).
 pub fn create(
     store: &Store,
-    caller: &AccountRecord,
-    account_id: &str,
+    caller: &Caller,
+    account_id: &AccountRef,
     new: NewClient,
     realm: &str,
-    now: i64,
-) -> Result<ClientRecord> {
+    now: UnixSecs,
+) -> Result<Client> {
     let account = account_in_reach(store, caller, account_id)?;
     if account.status == Status::Closed {
         return Err(Error::Conflict("the account is closed".to_string()));
@@ -178,17 +227,17 @@ pub fn create(
     apply_voice(&mut record, new.voice);
     let guard = store.write_lock();
     store.insert_client(&guard, &record)?;
-    Ok(record)
+    Ok(Client::of(&record))
 }
 
 /// The clients of an account, by login; only `login` when a filter is given. A closed
 /// account is a `Conflict`, as for create: closing removed its clients for good.
 pub fn list(
     store: &Store,
-    caller: &AccountRecord,
-    account_id: &str,
+    caller: &Caller,
+    account_id: &AccountRef,
     login: Option<&str>,
-) -> Result<Vec<ClientRecord>> {
+) -> Result<Vec<Client>> {
     let account = account_in_reach(store, caller, account_id)?;
     if account.status == Status::Closed {
         return Err(Error::Conflict("the account is closed".to_string()));
@@ -198,19 +247,27 @@ pub fn list(
         clients.retain(|client| client.login == login);
     }
     clients.sort_by(|a, b| a.login.cmp(&b.login));
-    Ok(clients)
+    Ok(clients.iter().map(Client::of).collect())
 }
 
 /// One client of an account in reach.
 pub fn find(
     store: &Store,
-    caller: &AccountRecord,
-    account_id: &str,
-    client_id: &str,
+    caller: &Caller,
+    account_id: &AccountRef,
+    client_id: &ClientSid,
+) -> Result<Client> {
+    find_record(store, caller, account_id, client_id).map(|record| Client::of(&record))
+}
+
+fn find_record(
+    store: &Store,
+    caller: &Caller,
+    account_id: &AccountRef,
+    client_id: &ClientSid,
 ) -> Result<ClientRecord> {
     let account = account_in_reach(store, caller, account_id)?;
-    let sid = ClientSid::parse(client_id).ok_or(Error::NotFound("client"))?;
-    match store.client(&sid)? {
+    match store.client(client_id)? {
         Some(client) if client.account == account.sid => Ok(client),
         _ => Err(Error::NotFound("client")),
     }
@@ -219,14 +276,14 @@ pub fn find(
 /// Applies `changes` to a client; a new password replaces the HA1 values for `realm`.
 pub fn update(
     store: &Store,
-    caller: &AccountRecord,
-    account_id: &str,
-    client_id: &str,
+    caller: &Caller,
+    account_id: &AccountRef,
+    client_id: &ClientSid,
     changes: ClientChanges,
     realm: &str,
-    now: i64,
-) -> Result<ClientRecord> {
-    let found = find(store, caller, account_id, client_id)?;
+    now: UnixSecs,
+) -> Result<Client> {
+    let found = find_record(store, caller, account_id, client_id)?;
     let hashes = changes
         .password
         .as_ref()
@@ -252,22 +309,22 @@ pub fn update(
         // A disabled client may not stay registered (SPEC.md §3).
         store.drop_bindings(&[record.sid])?;
     }
-    Ok(record)
+    Ok(Client::of(&record))
 }
 
 /// Deletes a client and its index entries.
 pub fn delete(
     store: &Store,
-    caller: &AccountRecord,
-    account_id: &str,
-    client_id: &str,
-) -> Result<ClientRecord> {
-    let found = find(store, caller, account_id, client_id)?;
+    caller: &Caller,
+    account_id: &AccountRef,
+    client_id: &ClientSid,
+) -> Result<Client> {
+    let found = find_record(store, caller, account_id, client_id)?;
     let guard = store.write_lock();
     let record = store.client(&found.sid)?.ok_or(Error::NotFound("client"))?;
     store.delete_client(&guard, &record)?;
     store.drop_bindings(&[record.sid])?;
-    Ok(record)
+    Ok(Client::of(&record))
 }
 
 /// The digest HA1 values of a credential: (MD5, SHA-256) of `login:realm:password`.
@@ -282,8 +339,8 @@ pub fn ha1(login: &str, realm: &str, password: &Password) -> (String, String) {
 /// The account named by `account_id` if the caller is it or one of its ancestors.
 fn account_in_reach(
     store: &Store,
-    caller: &AccountRecord,
-    account_id: &str,
+    caller: &Caller,
+    account_id: &AccountRef,
 ) -> Result<AccountRecord> {
     let account = accounts::lookup(store, account_id)?.ok_or(Error::NotFound("account"))?;
     if account.sid == caller.sid || accounts::is_ancestor(store, &caller.sid, &account)? {

@@ -89,6 +89,31 @@ sid_type!(
     "CL"
 );
 
+/// How a path names an account: by SID, or else by email address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AccountRef {
+    /// `AC` and 32 hex digits.
+    Sid(AccountSid),
+    /// Anything else is looked up as an email (case-insensitive).
+    Email(String),
+}
+
+impl AccountRef {
+    /// Reads a path segment: a well-formed SID is a SID, anything else an email.
+    pub fn parse(text: &str) -> AccountRef {
+        match AccountSid::parse(text) {
+            Some(sid) => AccountRef::Sid(sid),
+            None => AccountRef::Email(text.to_string()),
+        }
+    }
+}
+
+impl From<AccountSid> for AccountRef {
+    fn from(sid: AccountSid) -> AccountRef {
+        AccountRef::Sid(sid)
+    }
+}
+
 /// How a phone's REGISTER arrived, and so how to reach it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Transport {

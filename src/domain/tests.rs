@@ -1,85 +1,10 @@
-//! Domain tests on a temporary store: value types, the hierarchy, roles and every rule of the
-//! status cascade. Each scenario ends with the store's invariant check.
+//! Domain tests on a temporary store: value types, the hierarchy, roles, every rule of the
+//! status cascade, and the Clients' rules. Each scenario ends with the store's invariant check.
 
-use crate::domain::accounts::{self, AccountChanges, Limits, NewAccount};
-use crate::domain::{rfc2822, AccountSid, Email, FriendlyName, Password, Role, Status};
+use crate::domain::accounts::{self, Account, AccountChanges};
+use crate::domain::{rfc2822, AccountRef, AccountSid, Email, FriendlyName, Password, Role, Status};
 use crate::error::Error;
-use crate::store::records::AccountRecord;
-use crate::store::{check, Store};
-
-const NOW: i64 = 1_700_000_000;
-const LIMITS: Limits = Limits { max_depth: 16 };
-
-struct World {
-    store: Store,
-    root: AccountRecord,
-}
-
-impl World {
-    fn new() -> World {
-        let store = Store::open_temporary().unwrap();
-        let root = accounts::create_root(
-            &store,
-            &Email::parse("admin@localhost").unwrap(),
-            &Password::parse("rootpass123").unwrap(),
-            NOW,
-        )
-        .unwrap()
-        .account;
-        World { store, root }
-    }
-
-    fn create(&self, parent: &AccountRecord, email: &str, role: Role) -> AccountRecord {
-        self.try_create(parent, email, role, None).unwrap()
-    }
-
-    fn try_create(
-        &self,
-        parent: &AccountRecord,
-        email: &str,
-        role: Role,
-        status: Option<Status>,
-    ) -> Result<AccountRecord, Error> {
-        let new = NewAccount {
-            email: Email::parse(email).unwrap(),
-            password: Password::parse("password1").unwrap(),
-            friendly_name: None,
-            role: Some(role),
-            status,
-        };
-        accounts::create(&self.store, parent, new, LIMITS, NOW).map(|issued| issued.account)
-    }
-
-    fn set_status(
-        &self,
-        caller: &AccountRecord,
-        target: &AccountRecord,
-        status: Status,
-    ) -> Result<(), Error> {
-        let changes = AccountChanges {
-            status: Some(status),
-            ..AccountChanges::default()
-        };
-        accounts::update(
-            &self.store,
-            caller,
-            &target.sid.to_string(),
-            changes,
-            NOW + 1,
-        )
-        .map(|_| ())
-    }
-
-    fn status(&self, record: &AccountRecord) -> Status {
-        self.store.account(&record.sid).unwrap().unwrap().status
-    }
-
-    #[track_caller]
-    fn assert_consistent(&self) {
-        let problems = check::run(&self.store).unwrap();
-        assert!(problems.is_empty(), "store check: {problems:#?}");
-    }
-}
+use crate::testing::{World, NOW};
 
 #[test]
 fn value_types_parse_only_valid_input() {
@@ -165,13 +90,13 @@ fn sub_accounts_hang_under_their_creator() {
     assert_eq!(grandchild.parent, Some(child.sid));
     assert_eq!(grandchild.depth, 3);
     assert_eq!(child.friendly_name, "child@example.com");
-    let listed: Vec<_> = accounts::list(&world.store, &world.root)
+    let listed: Vec<_> = accounts::list(&world.store, &world.root.as_caller())
         .unwrap()
         .into_iter()
         .map(|a| a.sid)
         .collect();
     assert_eq!(listed, vec![child.sid, grandchild.sid]);
-    let listed: Vec<_> = accounts::list(&world.store, &child)
+    let listed: Vec<_> = accounts::list(&world.store, &child.as_caller())
         .unwrap()
         .into_iter()
         .map(|a| a.sid)
@@ -192,7 +117,12 @@ fn emails_are_unique_case_insensitively() {
         .try_create(&world.root, "ADMIN@localhost", Role::Developer, None)
         .unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "{err:?}");
-    let found = accounts::find(&world.store, &world.root, "Dup@Example.com").unwrap();
+    let found = accounts::find(
+        &world.store,
+        &world.root.as_caller(),
+        &AccountRef::parse("Dup@Example.com"),
+    )
+    .unwrap();
     assert_eq!(found.email, "dup@example.com");
     world.assert_consistent();
 }
@@ -208,7 +138,7 @@ fn only_administrators_create_and_depth_is_limited() {
             .unwrap_err();
         assert!(matches!(err, Error::Forbidden(_)), "{err:?}");
         assert!(matches!(
-            accounts::list(&world.store, caller),
+            accounts::list(&world.store, &caller.as_caller()),
             Err(Error::Forbidden(_))
         ));
     }
@@ -252,16 +182,16 @@ fn reach_is_self_and_descendants_for_administrators_only() {
     };
     let demoted = accounts::update(
         &world.store,
-        &world.root,
-        "devowner@example.com",
+        &world.root.as_caller(),
+        &AccountRef::parse("devowner@example.com"),
         demote,
         NOW,
     )
     .unwrap()
     .account;
 
-    let sees = |caller: &AccountRecord, target: &AccountRecord| {
-        accounts::find(&world.store, caller, &target.sid.to_string()).is_ok()
+    let sees = |caller: &Account, target: &Account| {
+        accounts::find(&world.store, &caller.as_caller(), &target.sid.into()).is_ok()
     };
     assert!(sees(&world.root, &a_child));
     assert!(sees(&a, &a_child));
@@ -274,7 +204,8 @@ fn reach_is_self_and_descendants_for_administrators_only() {
         !sees(&demoted, &below_dev),
         "a Developer does not reach sub-accounts"
     );
-    let err = accounts::find(&world.store, &a, &b.email).unwrap_err();
+    let err =
+        accounts::find(&world.store, &a.as_caller(), &AccountRef::parse(&b.email)).unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err:?}");
     world.assert_consistent();
 }
@@ -283,7 +214,15 @@ fn reach_is_self_and_descendants_for_administrators_only() {
 fn role_and_status_rules_on_updates() {
     let world = World::new();
     let dev = world.create(&world.root, "dev@example.com", Role::Developer);
-    let own = |changes| accounts::update(&world.store, &dev, &dev.sid.to_string(), changes, NOW);
+    let own = |changes| {
+        accounts::update(
+            &world.store,
+            &dev.as_caller(),
+            &dev.sid.into(),
+            changes,
+            NOW,
+        )
+    };
     let rename = AccountChanges {
         friendly_name: Some(FriendlyName::parse("Dev").unwrap()),
         ..Default::default()
@@ -305,16 +244,28 @@ fn role_and_status_rules_on_updates() {
         role: Some(Role::Developer),
         ..Default::default()
     };
-    let err =
-        accounts::update(&world.store, &world.root, "admin@localhost", root_self, NOW).unwrap_err();
+    let err = accounts::update(
+        &world.store,
+        &world.root.as_caller(),
+        &AccountRef::parse("admin@localhost"),
+        root_self,
+        NOW,
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::Forbidden(_)), "{err:?}");
-    let err = accounts::close(&world.store, &world.root, "admin@localhost", NOW).unwrap_err();
+    let err = accounts::close(
+        &world.store,
+        &world.root.as_caller(),
+        &AccountRef::parse("admin@localhost"),
+        NOW,
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::Forbidden(_)), "{err:?}");
     let promote = AccountChanges {
         role: Some(Role::Administrator),
         ..Default::default()
     };
-    let promoted = accounts::update(&world.store, &world.root, &dev.email, promote, NOW).unwrap();
+    let promoted = world.update(&world.root, &dev, promote).unwrap();
     assert_eq!(promoted.account.role, Role::Administrator);
     world.assert_consistent();
 }
@@ -330,7 +281,14 @@ fn password_change_replaces_the_token_and_old_secrets_stop_working() {
         password: Some(Password::parse("newpass99").unwrap()),
         ..Default::default()
     };
-    let issued = accounts::update(&world.store, &child, &sid, changes, NOW).unwrap();
+    let issued = accounts::update(
+        &world.store,
+        &child.as_caller(),
+        &AccountRef::parse(&sid),
+        changes,
+        NOW,
+    )
+    .unwrap();
     let token = issued.auth_token.expect("a password change issues a token");
     assert_eq!(token.len(), 32);
     assert!(accounts::verify_credentials(&world.store, &sid, &token).is_ok());
@@ -440,7 +398,8 @@ fn closing_is_final_and_covers_the_subtree() {
     world
         .set_status(&world.root, &b, Status::Suspended)
         .unwrap();
-    let closed = accounts::close(&world.store, &world.root, &a.sid.to_string(), NOW).unwrap();
+    let closed =
+        accounts::close(&world.store, &world.root.as_caller(), &a.sid.into(), NOW).unwrap();
     assert_eq!(closed.status, Status::Closed);
     for account in [&a, &b, &c] {
         assert_eq!(world.status(account), Status::Closed, "{}", account.email);
@@ -454,14 +413,19 @@ fn closing_is_final_and_covers_the_subtree() {
         friendly_name: Some(FriendlyName::parse("x").unwrap()),
         ..Default::default()
     };
-    let err = accounts::update(&world.store, &world.root, &c.email, rename, NOW).unwrap_err();
+    let err = world.update(&world.root, &c, rename).unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "{err:?}");
     // Closed records stay: their SIDs and emails are never reused.
     let err = world
         .try_create(&world.root, "a@example.com", Role::Developer, None)
         .unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "{err:?}");
-    assert_eq!(accounts::list(&world.store, &world.root).unwrap().len(), 3);
+    assert_eq!(
+        accounts::list(&world.store, &world.root.as_caller())
+            .unwrap()
+            .len(),
+        3
+    );
     world.assert_consistent();
 }
 
@@ -488,7 +452,7 @@ fn uninitialized_accounts_need_a_password_to_become_active() {
         password: Some(Password::parse("initial99").unwrap()),
         ..Default::default()
     };
-    let issued = accounts::update(&world.store, &world.root, &a.email, changes, NOW).unwrap();
+    let issued = world.update(&world.root, &a, changes).unwrap();
     assert_eq!(issued.account.status, Status::Active);
     assert!(accounts::verify_credentials(&world.store, &a.email, "initial99").is_ok());
     world.assert_consistent();
@@ -508,13 +472,13 @@ fn uninitialized_cascade_and_suspension_keep_uninitialized_descendants() {
         password: Some(Password::parse("initial99").unwrap()),
         ..Default::default()
     };
-    let err = accounts::update(&world.store, &world.root, &b.email, changes, NOW).unwrap_err();
+    let err = world.update(&world.root, &b, changes).unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "{err:?}");
     let changes = AccountChanges {
         password: Some(Password::parse("initial99").unwrap()),
         ..Default::default()
     };
-    accounts::update(&world.store, &world.root, &a.email, changes, NOW).unwrap();
+    world.update(&world.root, &a, changes).unwrap();
     assert_eq!(world.status(&a), Status::Active);
     assert_eq!(
         world.status(&b),
@@ -544,27 +508,11 @@ fn a_suspended_creator_cannot_create() {
     world.assert_consistent();
 }
 
-#[test]
-fn store_check_reports_broken_invariants() {
-    let world = World::new();
-    let a = world.create(&world.root, "a@example.com", Role::Administrator);
-    let b = world.create(&a, "b@example.com", Role::Administrator);
-    // Bypass the domain rules: an active child under a suspended parent.
-    let mut parent = world.store.account(&a.sid).unwrap().unwrap();
-    parent.status = Status::Suspended;
-    let guard = world.store.write_lock();
-    world.store.update_accounts(&guard, &[parent], &[]).unwrap();
-    drop(guard);
-    let problems = check::run(&world.store).unwrap();
-    assert_eq!(problems.len(), 1, "{problems:?}");
-    assert!(problems[0].contains(&b.sid.to_string()), "{problems:?}");
-}
-
 mod clients {
     use super::*;
+    use crate::domain::clients::Client;
     use crate::domain::clients::{self, ClientChanges, NewClient, VoiceChanges};
     use crate::domain::Login;
-    use crate::store::records::ClientRecord;
 
     const REALM: &str = "pbx.example.com";
 
@@ -578,11 +526,11 @@ mod clients {
         }
     }
 
-    fn add(world: &World, owner: &AccountRecord, login: &str) -> ClientRecord {
+    fn add(world: &World, owner: &Account, login: &str) -> Client {
         clients::create(
             &world.store,
-            &world.root,
-            &owner.sid.to_string(),
+            &world.root.as_caller(),
+            &owner.sid.into(),
             new_client(login),
             REALM,
             NOW,
@@ -679,12 +627,15 @@ mod clients {
             ),
             ("POST", "POST")
         );
-        assert_eq!(alice.realm, REALM);
+        assert_eq!(
+            world.store.client(&alice.sid).unwrap().unwrap().realm,
+            REALM
+        );
         assert!(!format!("{alice:?}").contains("sippass123"));
         let err = clients::create(
             &world.store,
-            &world.root,
-            &b.sid.to_string(),
+            &world.root.as_caller(),
+            &b.sid.into(),
             new_client("alice"),
             REALM,
             NOW,
@@ -693,8 +644,8 @@ mod clients {
         assert!(matches!(err, Error::Conflict(_)), "{err:?}");
         assert!(clients::create(
             &world.store,
-            &world.root,
-            &b.sid.to_string(),
+            &world.root.as_caller(),
+            &b.sid.into(),
             new_client("Alice"),
             REALM,
             NOW
@@ -715,12 +666,12 @@ mod clients {
         let sibling = world.create(&world.root, "s@example.com", Role::Developer);
         let dev_client = add(&world, &dev, "devphone");
         let a_client = add(&world, &a, "aphone");
-        let sees = |caller: &AccountRecord, client: &ClientRecord| {
+        let sees = |caller: &Account, client: &Client| {
             clients::find(
                 &world.store,
-                caller,
-                &client.account.to_string(),
-                &client.sid.to_string(),
+                &caller.as_caller(),
+                &client.account.into(),
+                &client.sid,
             )
             .is_ok()
         };
@@ -735,16 +686,16 @@ mod clients {
         // A client named under the wrong account is not found either.
         let err = clients::find(
             &world.store,
-            &world.root,
-            &a.sid.to_string(),
-            &dev_client.sid.to_string(),
+            &world.root.as_caller(),
+            &a.sid.into(),
+            &dev_client.sid,
         )
         .unwrap_err();
         assert!(matches!(err, Error::NotFound("client")), "{err:?}");
         let own = clients::create(
             &world.store,
-            &dev,
-            &dev.sid.to_string(),
+            &dev.as_caller(),
+            &dev.sid.into(),
             new_client("devphone2"),
             REALM,
             NOW,
@@ -752,8 +703,8 @@ mod clients {
         assert!(own.is_ok());
         let err = clients::create(
             &world.store,
-            &dev,
-            &a.sid.to_string(),
+            &dev.as_caller(),
+            &a.sid.into(),
             new_client("x"),
             REALM,
             NOW,
@@ -778,18 +729,22 @@ mod clients {
         };
         let updated = clients::update(
             &world.store,
-            &world.root,
-            &world.root.email,
-            &alice.sid.to_string(),
+            &world.root.as_caller(),
+            &AccountRef::parse(&world.root.email),
+            &alice.sid,
             changes,
             "new.realm",
             NOW + 5,
         )
         .unwrap();
-        assert_ne!(updated.ha1_md5, alice.ha1_md5);
-        assert_eq!(updated.realm, "new.realm");
+        let stored = world.store.client(&updated.sid).unwrap().unwrap();
+        assert_ne!(
+            stored.ha1_md5,
+            crate::crypto::md5_hex(b"alice:pbx.example.com:sippass123")
+        );
+        assert_eq!(stored.realm, "new.realm");
         assert_eq!(
-            updated.ha1_md5,
+            stored.ha1_md5,
             crate::crypto::md5_hex(b"alice:new.realm:newsecret9")
         );
         assert!(!updated.enabled);
@@ -805,9 +760,9 @@ mod clients {
         };
         let cleared = clients::update(
             &world.store,
-            &world.root,
-            &world.root.email,
-            &alice.sid.to_string(),
+            &world.root.as_caller(),
+            &AccountRef::parse(&world.root.email),
+            &alice.sid,
             clear,
             REALM,
             NOW,
@@ -823,9 +778,9 @@ mod clients {
         let alice = add(&world, &world.root, "alice");
         clients::delete(
             &world.store,
-            &world.root,
-            &world.root.sid.to_string(),
-            &alice.sid.to_string(),
+            &world.root.as_caller(),
+            &world.root.sid.into(),
+            &alice.sid,
         )
         .unwrap();
         assert!(world.store.client(&alice.sid).unwrap().is_none());
@@ -843,11 +798,11 @@ mod clients {
         let b = world.create(&a, "b@example.com", Role::Administrator);
         let c = world.create(&b, "c@example.com", Role::Developer);
         let keep = add(&world, &world.root, "keeper");
-        let gone: Vec<ClientRecord> = [(&a, "a1"), (&a, "a2"), (&b, "b1"), (&c, "c1")]
+        let gone: Vec<Client> = [(&a, "a1"), (&a, "a2"), (&b, "b1"), (&c, "c1")]
             .into_iter()
             .map(|(owner, login)| add(&world, owner, login))
             .collect();
-        accounts::close(&world.store, &world.root, &a.sid.to_string(), NOW).unwrap();
+        accounts::close(&world.store, &world.root.as_caller(), &a.sid.into(), NOW).unwrap();
         for client in &gone {
             assert!(
                 world.store.client(&client.sid).unwrap().is_none(),
@@ -866,12 +821,13 @@ mod clients {
         }
         assert!(world.store.client(&keep.sid).unwrap().is_some());
         world.assert_consistent();
-        let err = clients::list(&world.store, &world.root, &c.sid.to_string(), None).unwrap_err();
+        let err =
+            clients::list(&world.store, &world.root.as_caller(), &c.sid.into(), None).unwrap_err();
         assert!(matches!(err, Error::Conflict(_)), "{err:?}");
         let err = clients::create(
             &world.store,
-            &world.root,
-            &c.sid.to_string(),
+            &world.root.as_caller(),
+            &c.sid.into(),
             new_client("late"),
             REALM,
             NOW,
@@ -894,325 +850,20 @@ mod clients {
             .set_status(&world.root, &a, Status::Suspended)
             .unwrap();
         let logins: Vec<String> =
-            clients::list(&world.store, &world.root, &a.sid.to_string(), None)
+            clients::list(&world.store, &world.root.as_caller(), &a.sid.into(), None)
                 .unwrap()
                 .into_iter()
                 .map(|client| client.login)
                 .collect();
         assert_eq!(logins, ["amy", "kim", "zed"]);
-        let filtered =
-            clients::list(&world.store, &world.root, &a.sid.to_string(), Some("kim")).unwrap();
+        let filtered = clients::list(
+            &world.store,
+            &world.root.as_caller(),
+            &a.sid.into(),
+            Some("kim"),
+        )
+        .unwrap();
         assert_eq!(filtered.len(), 1);
         world.assert_consistent();
-    }
-
-    #[test]
-    fn store_check_reports_a_dangling_login() {
-        let world = World::new();
-        let alice = add(&world, &world.root, "alice");
-        // Bypass the store's API to break the index on purpose.
-        world
-            .store
-            .corrupt_login_index("ghost", &alice.sid)
-            .unwrap();
-        let problems = check::run(&world.store).unwrap();
-        assert_eq!(problems.len(), 1, "{problems:?}");
-        assert!(problems[0].contains("ghost"));
-    }
-}
-
-mod bindings {
-    use super::*;
-    use crate::domain::clients::{self, NewClient, VoiceChanges};
-    use crate::domain::Login;
-    use crate::store::records::BindingRecord;
-
-    fn binding(
-        client: &crate::store::records::ClientRecord,
-        contact: &str,
-        expires_at: i64,
-    ) -> BindingRecord {
-        BindingRecord {
-            client: client.sid,
-            contact: contact.into(),
-            q: None,
-            expires_at,
-            call_id: "c".into(),
-            cseq: 1,
-            source: "127.0.0.1:5060".parse().unwrap(),
-            transport: crate::domain::Transport::Udp,
-            user_agent: None,
-            registered_at: NOW,
-            stored_expires_at: 0,
-        }
-    }
-
-    fn phone(
-        world: &World,
-        owner: &AccountRecord,
-        login: &str,
-    ) -> crate::store::records::ClientRecord {
-        let new = NewClient {
-            login: Login::parse(login).unwrap(),
-            password: Password::parse_sip("phone-pass1").unwrap(),
-            friendly_name: None,
-            enabled: None,
-            voice: VoiceChanges::default(),
-        };
-        clients::create(
-            &world.store,
-            &world.root,
-            &owner.sid.to_string(),
-            new,
-            "r",
-            NOW,
-        )
-        .unwrap()
-    }
-
-    #[test]
-    fn refreshes_are_written_only_when_a_restart_would_need_them() {
-        let world = World::new();
-        let alice = phone(&world, &world.root, "alice");
-        let refresh = |at: i64, expires: i64, cseq: u32, source: &str| {
-            world
-                .store
-                .update_bindings(&alice.sid, at, |list| {
-                    list.clear();
-                    let mut fresh = binding(&alice, "sip:a@1", at + expires);
-                    fresh.cseq = cseq;
-                    fresh.source = source.parse().unwrap();
-                    list.push(fresh);
-                    Ok(())
-                })
-                .unwrap();
-        };
-        let live = || world.store.bindings(&alice.sid)[0].clone();
-        // A restart: the map is rebuilt from what was written.
-        let restart = |at: i64| {
-            assert_eq!(world.store.load_bindings(at).unwrap(), 1);
-            live()
-        };
-        refresh(NOW, 3600, 1, "10.0.0.1:5060");
-        // Soon after: the stored copy still has more than half the grant left, so only the
-        // map changes; a restart brings back the stored copy, which outlives the next refresh.
-        refresh(NOW + 600, 3600, 2, "10.0.0.1:5060");
-        assert_eq!((live().expires_at, live().cseq), (NOW + 4200, 2));
-        let stored = restart(NOW + 600);
-        assert_eq!((stored.expires_at, stored.cseq), (NOW + 3600, 1));
-        // Past half of it: written.
-        refresh(NOW + 1900, 3600, 3, "10.0.0.1:5060");
-        assert_eq!(restart(NOW + 1900).expires_at, NOW + 5500);
-        // Shorter than stored: written, so a restart never keeps a binding longer.
-        refresh(NOW + 2000, 60, 4, "10.0.0.1:5060");
-        assert_eq!(restart(NOW + 2000).expires_at, NOW + 2060);
-        // Anything else that changes (here the source after a NAT rebinding): written.
-        refresh(NOW + 2001, 3600, 5, "10.0.0.9:5060");
-        assert_eq!(restart(NOW + 2001).source.to_string(), "10.0.0.9:5060");
-    }
-
-    #[test]
-    fn the_sweeper_removes_only_expired_bindings() {
-        let world = World::new();
-        let alice = phone(&world, &world.root, "alice");
-        world
-            .store
-            .update_bindings(&alice.sid, NOW, |list| {
-                list.push(binding(&alice, "sip:a@1", NOW + 10));
-                list.push(binding(&alice, "sip:a@2", NOW + 100));
-                Ok(())
-            })
-            .unwrap();
-        assert_eq!(world.store.binding_count(&alice.sid, NOW), 2);
-        assert_eq!(
-            world.store.binding_count(&alice.sid, NOW + 10),
-            1,
-            "expired ones stop counting at once"
-        );
-        assert_eq!(world.store.purge_expired_bindings(NOW + 10).unwrap(), 1);
-        assert_eq!(world.store.bindings(&alice.sid).len(), 1);
-        assert_eq!(world.store.purge_expired_bindings(NOW + 100).unwrap(), 1);
-        assert!(world.store.bindings(&alice.sid).is_empty());
-        assert_eq!(
-            world.store.load_bindings(NOW).unwrap(),
-            0,
-            "the tree followed the map"
-        );
-    }
-
-    #[test]
-    fn loading_keeps_live_bindings_and_drops_leftovers() {
-        let world = World::new();
-        let tenant = world.create(&world.root, "t@example.com", Role::Administrator);
-        let alice = phone(&world, &world.root, "alice");
-        let bob = phone(&world, &world.root, "bob");
-        let carol = phone(&world, &tenant, "carol");
-        for (client, contact) in [(&alice, "sip:a@1"), (&bob, "sip:b@1"), (&carol, "sip:c@1")] {
-            world
-                .store
-                .update_bindings(&client.sid, NOW, |list| {
-                    list.push(binding(client, contact, NOW + 100));
-                    Ok(())
-                })
-                .unwrap();
-        }
-        // Leftovers a crash could leave: bindings written after their client lost the right.
-        world
-            .store
-            .update_bindings(&alice.sid, NOW, |list| {
-                list.push(binding(&alice, "sip:a@old", NOW - 1));
-                Ok(())
-            })
-            .unwrap();
-        clients::delete(
-            &world.store,
-            &world.root,
-            &world.root.email,
-            &bob.sid.to_string(),
-        )
-        .unwrap();
-        world
-            .store
-            .update_bindings(&bob.sid, NOW, |list| {
-                list.push(binding(&bob, "sip:b@1", NOW + 100));
-                Ok(())
-            })
-            .unwrap();
-        world
-            .set_status(&world.root, &tenant, Status::Suspended)
-            .unwrap();
-        world
-            .store
-            .update_bindings(&carol.sid, NOW, |list| {
-                list.push(binding(&carol, "sip:c@1", NOW + 100));
-                Ok(())
-            })
-            .unwrap();
-        assert_eq!(world.store.load_bindings(NOW).unwrap(), 1);
-        assert_eq!(world.store.bindings(&alice.sid).len(), 1);
-        assert!(world.store.bindings(&bob.sid).is_empty());
-        assert!(world.store.bindings(&carol.sid).is_empty());
-    }
-}
-
-mod record_cache {
-    use super::*;
-    use crate::domain::clients::{self, ClientChanges, NewClient, VoiceChanges};
-    use crate::domain::Login;
-
-    #[test]
-    fn the_registrars_cached_view_follows_every_write() {
-        let world = World::new();
-        let tenant = world.create(&world.root, "t@example.com", Role::Administrator);
-        let new = |login: &str| NewClient {
-            login: Login::parse(login).unwrap(),
-            password: Password::parse_sip("phone-pass1").unwrap(),
-            friendly_name: None,
-            enabled: None,
-            voice: VoiceChanges::default(),
-        };
-        let alice = clients::create(
-            &world.store,
-            &world.root,
-            &tenant.email,
-            new("alice"),
-            "r",
-            NOW,
-        )
-        .unwrap();
-        let cached = world.store.auth_by_login("alice").unwrap().unwrap();
-        assert!(cached.enabled);
-        assert_eq!(
-            world
-                .store
-                .auth_by_sid(&alice.sid)
-                .unwrap()
-                .unwrap()
-                .ha1_md5_hex(),
-            alice.ha1_md5
-        );
-        assert_eq!(
-            world.store.account_status(&tenant.sid).unwrap(),
-            Some(Status::Active)
-        );
-
-        let disable = ClientChanges {
-            enabled: Some(false),
-            ..ClientChanges::default()
-        };
-        clients::update(
-            &world.store,
-            &world.root,
-            &tenant.email,
-            &alice.sid.to_string(),
-            disable,
-            "r",
-            NOW,
-        )
-        .unwrap();
-        assert!(!world.store.auth_by_login("alice").unwrap().unwrap().enabled);
-        assert!(
-            !world
-                .store
-                .auth_by_sid(&alice.sid)
-                .unwrap()
-                .unwrap()
-                .enabled
-        );
-
-        let rekey = ClientChanges {
-            password: Some(Password::parse_sip("other-pass2").unwrap()),
-            ..ClientChanges::default()
-        };
-        let rekeyed = clients::update(
-            &world.store,
-            &world.root,
-            &tenant.email,
-            &alice.sid.to_string(),
-            rekey,
-            "r",
-            NOW,
-        )
-        .unwrap();
-        assert_eq!(
-            world
-                .store
-                .auth_by_login("alice")
-                .unwrap()
-                .unwrap()
-                .ha1_md5_hex(),
-            rekeyed.ha1_md5
-        );
-
-        world
-            .set_status(&world.root, &tenant, Status::Suspended)
-            .unwrap();
-        assert_eq!(
-            world.store.account_status(&tenant.sid).unwrap(),
-            Some(Status::Suspended)
-        );
-
-        clients::delete(
-            &world.store,
-            &world.root,
-            &tenant.email,
-            &alice.sid.to_string(),
-        )
-        .unwrap();
-        assert!(world.store.auth_by_login("alice").unwrap().is_none());
-        assert!(world.store.auth_by_sid(&alice.sid).unwrap().is_none());
-        let again = clients::create(
-            &world.store,
-            &world.root,
-            &world.root.email,
-            new("alice"),
-            "r",
-            NOW,
-        )
-        .unwrap();
-        assert_eq!(
-            world.store.auth_by_login("alice").unwrap().unwrap().sid,
-            again.sid
-        );
     }
 }

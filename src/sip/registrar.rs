@@ -23,6 +23,7 @@ use crate::sip::message::{Message, NameAddr, Response, SipUri, StartLine};
 use crate::sip::Peer;
 use crate::store::records::{BindingRecord, ClientAuth};
 use crate::store::Store;
+use crate::sync::lock;
 
 /// The registrar's state: configuration, the nonce secret, nonce uses and the failure limit.
 pub struct Registrar {
@@ -71,10 +72,7 @@ impl Registrar {
         let Ok(ip) = bare.parse::<IpAddr>() else {
             return false;
         };
-        let mut cache = self
-            .local_hosts
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner());
+        let mut cache = lock(&self.local_hosts);
         if cache.len() > 1024 {
             cache.clear();
         }

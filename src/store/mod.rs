@@ -737,3 +737,6 @@ impl From<TransactionError<Error>> for Error {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use base64::Engine;
+#[path = "../common/credentials.rs"]
+mod credentials;
+pub use credentials::{basic, digest_authorization, nonce_of};
 
 /// The path of the binary under test.
 pub fn binary() -> &'static str {
@@ -350,14 +352,6 @@ pub fn assert_store_consistent(dir: &Path) {
     assert_eq!(report.trim(), "store is consistent");
 }
 
-/// `Basic` credentials.
-pub fn basic(user: &str, secret: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"))
-    )
-}
-
 /// Waits (at most 20 s) for the READY line, then keeps draining stdout so the server never
 /// blocks on a full pipe.
 fn read_ready_line(child: &mut Child, dir: &Path) -> String {
@@ -546,21 +540,7 @@ impl Phone {
 
     /// An MD5 `Authorization` line for `nonce` and `nc`.
     pub fn authorization(&self, nonce: &str, nc: u32) -> String {
-        use md5::Digest;
-        let hex = |data: String| {
-            md5::Md5::digest(data.as_bytes())
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        };
-        let ha1 = hex(format!("{}:pbx.test:{}", self.user, self.password));
-        let ha2 = hex("REGISTER:sip:pbx.test".to_string());
-        let response = hex(format!("{ha1}:{nonce}:{nc:08x}:abc:auth:{ha2}"));
-        format!(
-            "Authorization: Digest username=\"{}\", realm=\"pbx.test\", nonce=\"{nonce}\", uri=\"sip:pbx.test\", \
-             response=\"{response}\", algorithm=MD5, qop=auth, nc={nc:08x}, cnonce=\"abc\"\r\n",
-            self.user
-        )
+        digest_authorization(&self.user, &self.password, "pbx.test", nonce, nc, "MD5")
     }
 
     /// The Contact line for this phone.
@@ -579,13 +559,4 @@ pub fn sip_status(text: &str) -> u16 {
         .nth(1)
         .and_then(|code| code.parse().ok())
         .unwrap_or(0)
-}
-
-/// The nonce of the first challenge in a 401 response text.
-pub fn nonce_of(challenge: &str) -> String {
-    let after = challenge
-        .split("nonce=\"")
-        .nth(1)
-        .expect("a challenge with a nonce");
-    after.split('"').next().unwrap_or_default().to_string()
 }

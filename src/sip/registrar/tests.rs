@@ -1,47 +1,30 @@
 //! Registrar tests on a temporary store with fixed clocks: the digest flow, nonce rules,
 //! expiry arithmetic, RFC 3261 §10.3 edge cases, enforcement and the failure limit.
 
+use super::*;
+use crate::domain::accounts;
+use crate::domain::clients::{self, ClientChanges};
+use crate::domain::{AccountRef, Role, Transport};
+use crate::sip::message;
+use crate::testing::credentials::{digest_authorization, nonce_of as nonce_in};
+use crate::testing::{World, REALM};
 use std::net::SocketAddr;
 
-use super::*;
-use crate::config::SipSettings;
-use crate::domain::clients::{self, ClientChanges, NewClient, VoiceChanges};
-use crate::domain::Transport;
-use crate::domain::{accounts, Email, Login, Password, Role, Status};
-use crate::sip::message;
-use crate::store::records::AccountRecord;
-
 const T0: UnixSecs = 1_700_000_000;
-const REALM: &str = "pbx.test";
 const SETTINGS: SipSettings = SipSettings::SMALL;
 
+/// The shared fixture (clients `alice` and `bob` of the root) and a registrar over it.
 struct Rig {
-    store: Store,
+    world: World,
     reg: Registrar,
-    root: AccountRecord,
     peer: Peer,
 }
 
 impl Rig {
     fn new() -> Rig {
-        let store = Store::open_temporary().unwrap();
-        let root = accounts::create_root(
-            &store,
-            &Email::parse("admin@localhost").unwrap(),
-            &Password::parse("rootpass1").unwrap(),
-            0,
-        )
-        .unwrap()
-        .account;
+        let world = World::new();
         for login in ["alice", "bob"] {
-            let new = NewClient {
-                login: Login::parse(login).unwrap(),
-                password: Password::parse_sip(&format!("{login}-secret")).unwrap(),
-                friendly_name: None,
-                enabled: None,
-                voice: VoiceChanges::default(),
-            };
-            clients::create(&store, &root, &root.sid.to_string(), new, REALM, 0).unwrap();
+            world.client(&world.root, login);
         }
         let reg = Registrar::new(REALM, SETTINGS, Limiter::new(3, 60, 60), |ip| {
             ip.is_loopback()
@@ -51,12 +34,11 @@ impl Rig {
             addr: "127.0.0.1:5062".parse().unwrap(),
             transport: Transport::Udp,
         };
-        Rig {
-            store,
-            reg,
-            root,
-            peer,
-        }
+        Rig { world, reg, peer }
+    }
+
+    fn store(&self) -> &Store {
+        &self.world.store
     }
 
     /// Sends a REGISTER for `user`; `extra` holds header lines (each ending in CRLF).
@@ -67,7 +49,7 @@ impl Rig {
              CSeq: {cseq} REGISTER\r\n{extra}Content-Length: 0\r\n\r\n"
         );
         let req = message::parse(text.as_bytes()).unwrap();
-        handle_register(&self.reg, &self.store, &req, self.peer, now)
+        handle_register(&self.reg, self.store(), &req, self.peer, now)
     }
 
     /// Gets a challenge, answers it with `password` (MD5, nc=1).
@@ -101,30 +83,11 @@ fn header<'a>(res: &'a Response, name: &str) -> Vec<&'a str> {
 }
 
 fn nonce_of(res: &Response) -> String {
-    let value = header(res, "WWW-Authenticate")[0];
-    value
-        .split("nonce=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string()
+    nonce_in(header(res, "WWW-Authenticate")[0])
 }
 
 fn auth(user: &str, password: &str, nonce: &str, nc: u32, algorithm: &str) -> String {
-    let hash = |text: String| match algorithm {
-        "MD5" => crypto::md5_hex(text.as_bytes()),
-        _ => crypto::sha256_hex(text.as_bytes()),
-    };
-    let uri = format!("sip:{REALM}");
-    let ha1 = hash(format!("{user}:{REALM}:{password}"));
-    let ha2 = hash(format!("REGISTER:{uri}"));
-    let response = hash(format!("{ha1}:{nonce}:{nc:08x}:cn0nce:auth:{ha2}"));
-    format!(
-        "Authorization: Digest username=\"{user}\", realm=\"{REALM}\", nonce=\"{nonce}\", uri=\"{uri}\", \
-         response=\"{response}\", algorithm={algorithm}, qop=auth, nc={nc:08x}, cnonce=\"cn0nce\"\r\n"
-    )
+    digest_authorization(user, password, REALM, nonce, nc, algorithm)
 }
 
 const CONTACT: &str = "Contact: <sip:alice@127.0.0.1:5062>\r\n";
@@ -175,8 +138,8 @@ fn challenge_then_binding_with_remaining_expires() {
     let gone = rig.register("alice", "alice-secret", 10, "", T0 + 601);
     assert!(header(&gone, "Contact").is_empty());
     let binding = rig
-        .store
-        .bindings(&rig.store.client_by_login("alice").unwrap().unwrap().sid);
+        .store()
+        .bindings(&rig.store().client_by_login("alice").unwrap().unwrap().sid);
     assert!(
         binding.is_empty(),
         "expired bindings are dropped on the next update"
@@ -466,23 +429,27 @@ fn disabled_clients_and_inactive_accounts_get_403_and_lose_bindings() {
         rig.register("alice", "alice-secret", 1, CONTACT, T0).code,
         200
     );
-    let alice = rig.store.client_by_login("alice").unwrap().unwrap();
-    assert_eq!(rig.store.binding_count(&alice.sid, 0), 1);
+    let alice = rig.store().client_by_login("alice").unwrap().unwrap();
+    assert_eq!(rig.store().binding_count(&alice.sid, 0), 1);
     let disable = ClientChanges {
         enabled: Some(false),
         ..ClientChanges::default()
     };
     clients::update(
-        &rig.store,
-        &rig.root,
-        &rig.root.email,
-        &alice.sid.to_string(),
+        rig.store(),
+        &rig.world.root.as_caller(),
+        &AccountRef::parse(&rig.world.root.email),
+        &alice.sid,
         disable,
         REALM,
         0,
     )
     .unwrap();
-    assert_eq!(rig.store.binding_count(&alice.sid, 0), 0, "dropped at once");
+    assert_eq!(
+        rig.store().binding_count(&alice.sid, 0),
+        0,
+        "dropped at once"
+    );
     assert_eq!(
         rig.register("alice", "alice-secret", 3, CONTACT, T0).code,
         403
@@ -492,10 +459,10 @@ fn disabled_clients_and_inactive_accounts_get_403_and_lose_bindings() {
         ..ClientChanges::default()
     };
     clients::update(
-        &rig.store,
-        &rig.root,
-        &rig.root.email,
-        &alice.sid.to_string(),
+        rig.store(),
+        &rig.world.root.as_caller(),
+        &AccountRef::parse(&rig.world.root.email),
+        &alice.sid,
         enable,
         REALM,
         0,
@@ -507,33 +474,10 @@ fn disabled_clients_and_inactive_accounts_get_403_and_lose_bindings() {
     );
 
     // A sub-account's client, then the sub-account's parent is suspended.
-    let new = accounts::NewAccount {
-        email: Email::parse("tenant@example.com").unwrap(),
-        password: Password::parse("password1").unwrap(),
-        friendly_name: None,
-        role: Some(Role::Administrator),
-        status: None,
-    };
-    let limits = accounts::Limits { max_depth: 16 };
-    let tenant = accounts::create(&rig.store, &rig.root, new, limits, 0)
-        .unwrap()
-        .account;
-    let phone = NewClient {
-        login: Login::parse("carol").unwrap(),
-        password: Password::parse_sip("carol-secret").unwrap(),
-        friendly_name: None,
-        enabled: None,
-        voice: VoiceChanges::default(),
-    };
-    let carol = clients::create(
-        &rig.store,
-        &rig.root,
-        &tenant.sid.to_string(),
-        phone,
-        REALM,
-        0,
-    )
-    .unwrap();
+    let tenant = rig
+        .world
+        .create(&rig.world.root, "tenant@example.com", Role::Administrator);
+    let carol = rig.world.client(&tenant, "carol");
     assert_eq!(
         rig.register(
             "carol",
@@ -549,8 +493,15 @@ fn disabled_clients_and_inactive_accounts_get_403_and_lose_bindings() {
         status: Some(Status::Suspended),
         ..Default::default()
     };
-    accounts::update(&rig.store, &rig.root, &tenant.email, suspend, 0).unwrap();
-    assert_eq!(rig.store.binding_count(&carol.sid, 0), 0);
+    accounts::update(
+        rig.store(),
+        &rig.world.root.as_caller(),
+        &AccountRef::parse(&tenant.email),
+        suspend,
+        0,
+    )
+    .unwrap();
+    assert_eq!(rig.store().binding_count(&carol.sid, 0), 0);
     assert_eq!(
         rig.register(
             "carol",
@@ -563,7 +514,7 @@ fn disabled_clients_and_inactive_accounts_get_403_and_lose_bindings() {
         403
     );
     assert_eq!(
-        rig.store.binding_count(&alice.sid, 0),
+        rig.store().binding_count(&alice.sid, 0),
         1,
         "other accounts keep theirs"
     );
@@ -576,7 +527,7 @@ fn foreign_domains_and_required_extensions_are_refused() {
                 To: <sip:alice@pbx.test>\r\nCall-ID: x\r\nCSeq: 1 REGISTER\r\n\r\n";
     let req = message::parse(text.as_bytes()).unwrap();
     assert_eq!(
-        handle_register(&rig.reg, &rig.store, &req, rig.peer, T0)
+        handle_register(&rig.reg, rig.store(), &req, rig.peer, T0)
             .unwrap()
             .code,
         404
@@ -584,7 +535,7 @@ fn foreign_domains_and_required_extensions_are_refused() {
     let loopback = text.replace("sip:other.example", "sip:127.0.0.1:5060");
     let req = message::parse(loopback.as_bytes()).unwrap();
     assert_eq!(
-        handle_register(&rig.reg, &rig.store, &req, rig.peer, T0)
+        handle_register(&rig.reg, rig.store(), &req, rig.peer, T0)
             .unwrap()
             .code,
         401,
@@ -630,38 +581,14 @@ fn a_nonce_older_than_the_trackers_horizon_is_renewed_not_trusted() {
 #[test]
 fn suspending_an_ancestor_drops_a_grandchild_accounts_bindings() {
     let rig = Rig::new();
-    let limits = accounts::Limits { max_depth: 16 };
-    let mut parent = rig.root.clone();
+    let mut parent = rig.world.root.clone();
     let mut chain = Vec::new();
     for level in 0..3 {
-        let new = accounts::NewAccount {
-            email: Email::parse(&format!("level{level}@example.com")).unwrap(),
-            password: Password::parse("password1").unwrap(),
-            friendly_name: None,
-            role: Some(Role::Administrator),
-            status: None,
-        };
-        parent = accounts::create(&rig.store, &parent, new, limits, 0)
-            .unwrap()
-            .account;
+        let email = format!("level{level}@example.com");
+        parent = rig.world.create(&parent, &email, Role::Administrator);
         chain.push(parent.clone());
     }
-    let phone = NewClient {
-        login: Login::parse("deep").unwrap(),
-        password: Password::parse_sip("deep-secret").unwrap(),
-        friendly_name: None,
-        enabled: None,
-        voice: VoiceChanges::default(),
-    };
-    let deep = clients::create(
-        &rig.store,
-        &rig.root,
-        &chain[2].sid.to_string(),
-        phone,
-        REALM,
-        0,
-    )
-    .unwrap();
+    let deep = rig.world.client(&chain[2], "deep");
     assert_eq!(
         rig.register(
             "deep",
@@ -677,9 +604,10 @@ fn suspending_an_ancestor_drops_a_grandchild_accounts_bindings() {
         status: Some(Status::Suspended),
         ..Default::default()
     };
-    accounts::update(&rig.store, &rig.root, &chain[0].email, suspend, 0).unwrap();
+    let top = AccountRef::parse(&chain[0].email);
+    accounts::update(rig.store(), &rig.world.root.as_caller(), &top, suspend, 0).unwrap();
     assert_eq!(
-        rig.store.binding_count(&deep.sid, 0),
+        rig.store().binding_count(&deep.sid, 0),
         0,
         "three levels down, dropped at once"
     );

@@ -1,0 +1,302 @@
+//! Tests of the store's own machinery on a temporary store: the invariant checker, the live
+//! bindings and their write policy, and the registrar's decoded-record cache.
+
+use crate::domain::clients;
+use crate::domain::clients::Client;
+use crate::domain::{AccountRef, Role, Status};
+use crate::store::check;
+use crate::store::records::BindingRecord;
+use crate::testing::{new_client, World, NOW};
+
+#[test]
+fn store_check_reports_broken_invariants() {
+    let world = World::new();
+    let a = world.create(&world.root, "a@example.com", Role::Administrator);
+    let b = world.create(&a, "b@example.com", Role::Administrator);
+    // Bypass the domain rules: an active child under a suspended parent.
+    let mut parent = world.store.account(&a.sid).unwrap().unwrap();
+    parent.status = Status::Suspended;
+    let guard = world.store.write_lock();
+    world.store.update_accounts(&guard, &[parent], &[]).unwrap();
+    drop(guard);
+    let problems = check::run(&world.store).unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains(&b.sid.to_string()), "{problems:?}");
+}
+
+#[test]
+fn store_check_reports_a_dangling_login() {
+    let world = World::new();
+    let alice = world.client(&world.root, "alice");
+    // Bypass the store's API to break the index on purpose.
+    world
+        .store
+        .corrupt_login_index("ghost", &alice.sid)
+        .unwrap();
+    let problems = check::run(&world.store).unwrap();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].contains("ghost"));
+}
+
+mod bindings {
+    use super::*;
+
+    fn binding(client: &Client, contact: &str, expires_at: i64) -> BindingRecord {
+        BindingRecord {
+            client: client.sid,
+            contact: contact.into(),
+            q: None,
+            expires_at,
+            call_id: "c".into(),
+            cseq: 1,
+            source: "127.0.0.1:5060".parse().unwrap(),
+            transport: crate::domain::Transport::Udp,
+            user_agent: None,
+            registered_at: NOW,
+            stored_expires_at: 0,
+        }
+    }
+
+    #[test]
+    fn refreshes_are_written_only_when_a_restart_would_need_them() {
+        let world = World::new();
+        let alice = world.client(&world.root, "alice");
+        let refresh = |at: i64, expires: i64, cseq: u32, source: &str| {
+            world
+                .store
+                .update_bindings(&alice.sid, at, |list| {
+                    list.clear();
+                    let mut fresh = binding(&alice, "sip:a@1", at + expires);
+                    fresh.cseq = cseq;
+                    fresh.source = source.parse().unwrap();
+                    list.push(fresh);
+                    Ok(())
+                })
+                .unwrap();
+        };
+        let live = || world.store.bindings(&alice.sid)[0].clone();
+        // A restart: the map is rebuilt from what was written.
+        let restart = |at: i64| {
+            assert_eq!(world.store.load_bindings(at).unwrap(), 1);
+            live()
+        };
+        refresh(NOW, 3600, 1, "10.0.0.1:5060");
+        // Soon after: the stored copy still has more than half the grant left, so only the
+        // map changes; a restart brings back the stored copy, which outlives the next refresh.
+        refresh(NOW + 600, 3600, 2, "10.0.0.1:5060");
+        assert_eq!((live().expires_at, live().cseq), (NOW + 4200, 2));
+        let stored = restart(NOW + 600);
+        assert_eq!((stored.expires_at, stored.cseq), (NOW + 3600, 1));
+        // Past half of it: written.
+        refresh(NOW + 1900, 3600, 3, "10.0.0.1:5060");
+        assert_eq!(restart(NOW + 1900).expires_at, NOW + 5500);
+        // Shorter than stored: written, so a restart never keeps a binding longer.
+        refresh(NOW + 2000, 60, 4, "10.0.0.1:5060");
+        assert_eq!(restart(NOW + 2000).expires_at, NOW + 2060);
+        // Anything else that changes (here the source after a NAT rebinding): written.
+        refresh(NOW + 2001, 3600, 5, "10.0.0.9:5060");
+        assert_eq!(restart(NOW + 2001).source.to_string(), "10.0.0.9:5060");
+    }
+
+    #[test]
+    fn the_sweeper_removes_only_expired_bindings() {
+        let world = World::new();
+        let alice = world.client(&world.root, "alice");
+        world
+            .store
+            .update_bindings(&alice.sid, NOW, |list| {
+                list.push(binding(&alice, "sip:a@1", NOW + 10));
+                list.push(binding(&alice, "sip:a@2", NOW + 100));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(world.store.binding_count(&alice.sid, NOW), 2);
+        assert_eq!(
+            world.store.binding_count(&alice.sid, NOW + 10),
+            1,
+            "expired ones stop counting at once"
+        );
+        assert_eq!(world.store.purge_expired_bindings(NOW + 10).unwrap(), 1);
+        assert_eq!(world.store.bindings(&alice.sid).len(), 1);
+        assert_eq!(world.store.purge_expired_bindings(NOW + 100).unwrap(), 1);
+        assert!(world.store.bindings(&alice.sid).is_empty());
+        assert_eq!(
+            world.store.load_bindings(NOW).unwrap(),
+            0,
+            "the tree followed the map"
+        );
+    }
+
+    #[test]
+    fn loading_keeps_live_bindings_and_drops_leftovers() {
+        let world = World::new();
+        let tenant = world.create(&world.root, "t@example.com", Role::Administrator);
+        let alice = world.client(&world.root, "alice");
+        let bob = world.client(&world.root, "bob");
+        let carol = world.client(&tenant, "carol");
+        for (client, contact) in [(&alice, "sip:a@1"), (&bob, "sip:b@1"), (&carol, "sip:c@1")] {
+            world
+                .store
+                .update_bindings(&client.sid, NOW, |list| {
+                    list.push(binding(client, contact, NOW + 100));
+                    Ok(())
+                })
+                .unwrap();
+        }
+        // Leftovers a crash could leave: bindings written after their client lost the right.
+        world
+            .store
+            .update_bindings(&alice.sid, NOW, |list| {
+                list.push(binding(&alice, "sip:a@old", NOW - 1));
+                Ok(())
+            })
+            .unwrap();
+        clients::delete(
+            &world.store,
+            &world.root.as_caller(),
+            &AccountRef::parse(&world.root.email),
+            &bob.sid,
+        )
+        .unwrap();
+        world
+            .store
+            .update_bindings(&bob.sid, NOW, |list| {
+                list.push(binding(&bob, "sip:b@1", NOW + 100));
+                Ok(())
+            })
+            .unwrap();
+        world
+            .set_status(&world.root, &tenant, Status::Suspended)
+            .unwrap();
+        world
+            .store
+            .update_bindings(&carol.sid, NOW, |list| {
+                list.push(binding(&carol, "sip:c@1", NOW + 100));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(world.store.load_bindings(NOW).unwrap(), 1);
+        assert_eq!(world.store.bindings(&alice.sid).len(), 1);
+        assert!(world.store.bindings(&bob.sid).is_empty());
+        assert!(world.store.bindings(&carol.sid).is_empty());
+    }
+}
+
+mod record_cache {
+    use super::*;
+    use crate::domain::clients::{self, ClientChanges};
+
+    fn stored_ha1(world: &World, client: &Client) -> String {
+        world.store.client(&client.sid).unwrap().unwrap().ha1_md5
+    }
+
+    #[test]
+    fn the_registrars_cached_view_follows_every_write() {
+        let world = World::new();
+        let tenant = world.create(&world.root, "t@example.com", Role::Administrator);
+        let new = |login: &str| new_client(login, "phone-pass1");
+        let alice = clients::create(
+            &world.store,
+            &world.root.as_caller(),
+            &AccountRef::parse(&tenant.email),
+            new("alice"),
+            "r",
+            NOW,
+        )
+        .unwrap();
+        let cached = world.store.auth_by_login("alice").unwrap().unwrap();
+        assert!(cached.enabled);
+        assert_eq!(
+            world
+                .store
+                .auth_by_sid(&alice.sid)
+                .unwrap()
+                .unwrap()
+                .ha1_md5_hex(),
+            stored_ha1(&world, &alice)
+        );
+        assert_eq!(
+            world.store.account_status(&tenant.sid).unwrap(),
+            Some(Status::Active)
+        );
+
+        let disable = ClientChanges {
+            enabled: Some(false),
+            ..ClientChanges::default()
+        };
+        clients::update(
+            &world.store,
+            &world.root.as_caller(),
+            &AccountRef::parse(&tenant.email),
+            &alice.sid,
+            disable,
+            "r",
+            NOW,
+        )
+        .unwrap();
+        assert!(!world.store.auth_by_login("alice").unwrap().unwrap().enabled);
+        assert!(
+            !world
+                .store
+                .auth_by_sid(&alice.sid)
+                .unwrap()
+                .unwrap()
+                .enabled
+        );
+
+        let rekey = ClientChanges {
+            password: Some(crate::domain::Password::parse_sip("other-pass2").unwrap()),
+            ..ClientChanges::default()
+        };
+        let rekeyed = clients::update(
+            &world.store,
+            &world.root.as_caller(),
+            &AccountRef::parse(&tenant.email),
+            &alice.sid,
+            rekey,
+            "r",
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(
+            world
+                .store
+                .auth_by_login("alice")
+                .unwrap()
+                .unwrap()
+                .ha1_md5_hex(),
+            stored_ha1(&world, &rekeyed)
+        );
+
+        world
+            .set_status(&world.root, &tenant, Status::Suspended)
+            .unwrap();
+        assert_eq!(
+            world.store.account_status(&tenant.sid).unwrap(),
+            Some(Status::Suspended)
+        );
+
+        clients::delete(
+            &world.store,
+            &world.root.as_caller(),
+            &AccountRef::parse(&tenant.email),
+            &alice.sid,
+        )
+        .unwrap();
+        assert!(world.store.auth_by_login("alice").unwrap().is_none());
+        assert!(world.store.auth_by_sid(&alice.sid).unwrap().is_none());
+        let again = clients::create(
+            &world.store,
+            &world.root.as_caller(),
+            &AccountRef::parse(&world.root.email),
+            new("alice"),
+            "r",
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(
+            world.store.auth_by_login("alice").unwrap().unwrap().sid,
+            again.sid
+        );
+    }
+}
