@@ -1,4 +1,4 @@
-//! The crate-wide error type and its mapping to HTTP (and, later, SIP) status codes.
+//! The crate-wide error type and its mapping to HTTP and SIP status codes.
 //!
 //! Invariant: this file is the only place that decides which error means which status and
 //! which stable `code` string a caller sees. Internal errors (`Corrupt`, `Store`, `Io`) carry
@@ -32,6 +32,11 @@ pub enum Error {
     UnsupportedMediaType(String),
     /// Too many failed authentications from one address; try again later.
     TooManyRequests,
+    /// A registration asked for a shorter time than the minimum (SIP 423, with `Min-Expires`).
+    IntervalTooBrief {
+        /// The shortest registration accepted, seconds.
+        min: u32,
+    },
     /// Stored bytes could not be decoded: a bug or corruption, never shown to callers.
     Corrupt(String),
     /// A failure inside the embedded database, never shown to callers.
@@ -44,7 +49,7 @@ impl Error {
     /// The HTTP status for this error.
     pub fn http_status(&self) -> u16 {
         match self {
-            Error::MissingParameter(_) | Error::Invalid(_) => 400,
+            Error::MissingParameter(_) | Error::Invalid(_) | Error::IntervalTooBrief { .. } => 400,
             Error::Unauthorized => 401,
             Error::Forbidden(_) => 403,
             Error::NotFound(_) => 404,
@@ -69,6 +74,7 @@ impl Error {
             Error::MethodNotAllowed(_) => (405, "Method Not Allowed"),
             Error::TooLarge => (513, "Message Too Large"),
             Error::TooManyRequests => (503, "Service Unavailable"),
+            Error::IntervalTooBrief { .. } => (423, "Interval Too Brief"),
             Error::Corrupt(_) | Error::Store(_) | Error::Io(_) => (500, "Server Internal Error"),
         }
     }
@@ -86,6 +92,7 @@ impl Error {
             Error::TooLarge => "body_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::TooManyRequests => "too_many_requests",
+            Error::IntervalTooBrief { .. } => "interval_too_brief",
             Error::Corrupt(_) | Error::Store(_) | Error::Io(_) => "internal_error",
         }
     }
@@ -104,6 +111,9 @@ impl Error {
             Error::TooLarge => "request body too large (limit 64 KiB)".to_string(),
             Error::TooManyRequests => {
                 "too many failed authentications from this address; retry later".to_string()
+            }
+            Error::IntervalTooBrief { min } => {
+                format!("registrations last at least {min} seconds")
             }
             Error::Corrupt(_) | Error::Store(_) | Error::Io(_) => {
                 "internal server error".to_string()

@@ -144,6 +144,56 @@ pub fn expected_response(
     }
 }
 
+/// Why a digest response was refused, as the fail2ban line names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// No usable HA1: no such login (or one made for another realm).
+    UnknownUser,
+    /// The response does not match.
+    WrongPassword,
+    /// A qop we do not support, or `auth` without nc or cnonce.
+    UnsupportedQop,
+}
+
+impl Refused {
+    /// The `reason=` of the log line.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Refused::UnknownUser => "unknown_user",
+            Refused::WrongPassword => "wrong_password",
+            Refused::UnsupportedQop => "unsupported_qop",
+        }
+    }
+}
+
+/// Checks `creds` against `ha1`, the stored HA1 for their algorithm. Without one (unknown
+/// user) the response is compared with a random HA1's: the same work, the same answer, so
+/// timing does not tell which logins exist.
+pub fn verify(
+    algorithm: Algorithm,
+    ha1: Option<&str>,
+    creds: &Credentials,
+    method: &str,
+) -> Result<(), Refused> {
+    let dummy;
+    let ha1_or_dummy = match ha1 {
+        Some(ha1) => ha1,
+        None => {
+            // A CSPRNG failure leaves zeros: still no HA1 anyone could have answered for.
+            dummy = crypto::hex(&crypto::random_bytes::<16>().unwrap_or_default());
+            &dummy
+        }
+    };
+    let expected =
+        expected_response(algorithm, ha1_or_dummy, creds, method).ok_or(Refused::UnsupportedQop)?;
+    let matches = crypto::ct_eq(expected.as_bytes(), creds.response.as_bytes());
+    match (ha1.is_some(), matches) {
+        (true, true) => Ok(()),
+        (false, _) => Err(Refused::UnknownUser),
+        (true, false) => Err(Refused::WrongPassword),
+    }
+}
+
 /// What a nonce turned out to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NonceCheck {

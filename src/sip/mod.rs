@@ -3,12 +3,14 @@
 //!
 //! `handle_message` is a pure function of the state, the bytes of one message, their source
 //! and `now`; it returns the bytes to send back, if any. Only `transport.rs` owns sockets.
-//! Layout: `message` (parse and print), `digest` (credentials and nonces), `registrar`
-//! (REGISTER), `transport` (UDP and TCP).
+//! Layout: `message` (parse and print), `digest` (credentials and nonces), `nonces` (their
+//! uses), `generations` (the bounded map under the caches), `registrar` (REGISTER),
+//! `transport` (UDP and TCP).
 
 pub mod digest;
 pub mod generations;
 pub mod message;
+pub mod nonces;
 pub mod registrar;
 pub mod transport;
 

@@ -23,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
+use crate::clock::UnixSecs;
 use crate::domain::{AccountSid, ClientSid, Status};
 use crate::error::{Error, Result};
 use records::{AccountRecord, BindingRecord, ClientAuth, ClientRecord};
@@ -205,7 +206,7 @@ impl Store {
     /// expired, of a deleted or disabled client, or under an account that is not active (a
     /// crash can leave such leftovers, since bindings are written without a flush).
     /// Returns how many were kept.
-    pub fn load_bindings(&self, now: i64) -> Result<usize> {
+    pub fn load_bindings(&self, now: UnixSecs) -> Result<usize> {
         let mut live: Vec<LiveBindings> = (0..BINDING_SHARDS).map(|_| HashMap::new()).collect();
         let mut stale = Vec::new();
         let mut usable: HashMap<ClientSid, bool> = HashMap::new();
@@ -258,7 +259,7 @@ impl Store {
     }
 
     /// How many unexpired bindings a client has.
-    pub fn binding_count(&self, client: &ClientSid, now: i64) -> usize {
+    pub fn binding_count(&self, client: &ClientSid, now: UnixSecs) -> usize {
         self.live_of(client).get(client).map_or(0, |list| {
             list.iter()
                 .filter(|binding| binding.expires_at > now)
@@ -266,9 +267,10 @@ impl Store {
         })
     }
 
-    /// Runs `change` on a client's bindings under the bindings lock, then writes what changed
-    /// to the tree without a flush (soft state: phones re-register). `change` may read the
-    /// store (reads take no lock) to re-check that the client may still register.
+    /// Runs `change` on a client's bindings under the bindings lock: it gets the bindings as
+    /// they are and returns them as they shall be (with a value for the caller); what changed
+    /// goes to the tree without a flush (soft state: phones re-register). `change` may read
+    /// the store (reads take no lock) to re-check that the client may still register.
     ///
     /// A refresh that changes only Call-ID, CSeq and a later expiry is written only when the
     /// stored expiry is less than half the newly granted time away. So the stored expiry never
@@ -281,28 +283,16 @@ impl Store {
     pub fn update_bindings<T>(
         &self,
         client: &ClientSid,
-        now: i64,
-        change: impl FnOnce(&mut Vec<BindingRecord>) -> Result<T>,
+        now: UnixSecs,
+        change: impl FnOnce(&[BindingRecord]) -> Result<(Vec<BindingRecord>, T)>,
     ) -> Result<T> {
         let mut live = self.live_of(client);
-        // Taken out, not copied: one clone of the list per REGISTER instead of two. Every
-        // error path puts it back, so the map never loses what the tree still holds.
-        let before = live.remove(client).unwrap_or_default();
-        let mut after = before.clone();
-        let changed = change(&mut after).and_then(|out| {
-            self.write_bindings(client, now, &before, &mut after)?;
-            Ok(out)
-        });
-        let out = match changed {
-            Ok(out) => out,
-            Err(err) => {
-                if !before.is_empty() {
-                    live.insert(*client, before);
-                }
-                return Err(err);
-            }
-        };
-        if !after.is_empty() {
+        let before = live.get(client).map_or(&[][..], Vec::as_slice);
+        let (mut after, out) = change(before)?;
+        self.write_bindings(client, now, before, &mut after)?;
+        if after.is_empty() {
+            live.remove(client);
+        } else {
             // Most phones hold one binding, and a Vec's first push reserves four: without
             // this, 10,000 registered phones kept ~5 MB of empty slots (measured, heaptrack).
             after.shrink_to_fit();
@@ -316,7 +306,7 @@ impl Store {
     fn write_bindings(
         &self,
         client: &ClientSid,
-        now: i64,
+        now: UnixSecs,
         before: &[BindingRecord],
         after: &mut [BindingRecord],
     ) -> Result<()> {
@@ -361,7 +351,7 @@ impl Store {
     }
 
     /// Removes expired bindings from memory and from the tree; returns how many.
-    pub fn purge_expired_bindings(&self, now: i64) -> Result<usize> {
+    pub fn purge_expired_bindings(&self, now: UnixSecs) -> Result<usize> {
         let mut purged = 0;
         for shard in &self.live_bindings {
             let mut live = lock_live(shard);

@@ -57,6 +57,19 @@ mod bindings {
         }
     }
 
+    /// Adds one binding to its client's, as the registrar would.
+    fn add(world: &World, new: BindingRecord) {
+        let client = new.client;
+        world
+            .store
+            .update_bindings(&client, NOW, |old| {
+                let mut list = old.to_vec();
+                list.push(new);
+                Ok((list, ()))
+            })
+            .unwrap();
+    }
+
     #[test]
     fn refreshes_are_written_only_when_a_restart_would_need_them() {
         let world = World::new();
@@ -64,13 +77,11 @@ mod bindings {
         let refresh = |at: i64, expires: i64, cseq: u32, source: &str| {
             world
                 .store
-                .update_bindings(&alice.sid, at, |list| {
-                    list.clear();
+                .update_bindings(&alice.sid, at, |_| {
                     let mut fresh = binding(&alice, "sip:a@1", at + expires);
                     fresh.cseq = cseq;
                     fresh.source = source.parse().unwrap();
-                    list.push(fresh);
-                    Ok(())
+                    Ok((vec![fresh], ()))
                 })
                 .unwrap();
         };
@@ -102,14 +113,8 @@ mod bindings {
     fn the_sweeper_removes_only_expired_bindings() {
         let world = World::new();
         let alice = world.client(&world.root, "alice");
-        world
-            .store
-            .update_bindings(&alice.sid, NOW, |list| {
-                list.push(binding(&alice, "sip:a@1", NOW + 10));
-                list.push(binding(&alice, "sip:a@2", NOW + 100));
-                Ok(())
-            })
-            .unwrap();
+        add(&world, binding(&alice, "sip:a@1", NOW + 10));
+        add(&world, binding(&alice, "sip:a@2", NOW + 100));
         assert_eq!(world.store.binding_count(&alice.sid, NOW), 2);
         assert_eq!(
             world.store.binding_count(&alice.sid, NOW + 10),
@@ -135,22 +140,10 @@ mod bindings {
         let bob = world.client(&world.root, "bob");
         let carol = world.client(&tenant, "carol");
         for (client, contact) in [(&alice, "sip:a@1"), (&bob, "sip:b@1"), (&carol, "sip:c@1")] {
-            world
-                .store
-                .update_bindings(&client.sid, NOW, |list| {
-                    list.push(binding(client, contact, NOW + 100));
-                    Ok(())
-                })
-                .unwrap();
+            add(&world, binding(client, contact, NOW + 100));
         }
         // Leftovers a crash could leave: bindings written after their client lost the right.
-        world
-            .store
-            .update_bindings(&alice.sid, NOW, |list| {
-                list.push(binding(&alice, "sip:a@old", NOW - 1));
-                Ok(())
-            })
-            .unwrap();
+        add(&world, binding(&alice, "sip:a@old", NOW - 1));
         clients::delete(
             &world.store,
             &world.root.as_caller(),
@@ -158,23 +151,11 @@ mod bindings {
             &bob.sid,
         )
         .unwrap();
-        world
-            .store
-            .update_bindings(&bob.sid, NOW, |list| {
-                list.push(binding(&bob, "sip:b@1", NOW + 100));
-                Ok(())
-            })
-            .unwrap();
+        add(&world, binding(&bob, "sip:b@1", NOW + 100));
         world
             .set_status(&world.root, &tenant, Status::Suspended)
             .unwrap();
-        world
-            .store
-            .update_bindings(&carol.sid, NOW, |list| {
-                list.push(binding(&carol, "sip:c@1", NOW + 100));
-                Ok(())
-            })
-            .unwrap();
+        add(&world, binding(&carol, "sip:c@1", NOW + 100));
         assert_eq!(world.store.load_bindings(NOW).unwrap(), 1);
         assert_eq!(world.store.bindings(&alice.sid).len(), 1);
         assert!(world.store.bindings(&bob.sid).is_empty());

@@ -8,6 +8,7 @@ use crate::domain::{AccountRef, Role, Transport};
 use crate::sip::message;
 use crate::testing::credentials::{digest_authorization, nonce_of as nonce_in};
 use crate::testing::{World, REALM};
+use authentication::login_key;
 use std::net::SocketAddr;
 
 const T0: UnixSecs = 1_700_000_000;

@@ -1,0 +1,195 @@
+//! Digest authentication of a REGISTER: the challenge, the evaluation of an `Authorization`
+//! (nonce, per-login limit, HA1, response, nonce use) and what a failure leaves behind (a
+//! fail2ban line, a count against the address and the login, a dead nonce).
+
+use std::sync::Arc;
+
+use super::Registrar;
+use crate::clock::UnixSecs;
+use crate::crypto;
+use crate::error::{Error, Result};
+use crate::sip::digest::{self, Algorithm, Credentials, NonceCheck};
+use crate::sip::message::{Message, Response};
+use crate::sip::nonces::NonceUseCheck;
+use crate::sip::Peer;
+use crate::store::records::ClientAuth;
+use crate::store::Store;
+
+impl Registrar {
+    /// False while `login` is over the failed-authentication limit, counted from every
+    /// address (a password guessed from many addresses), unless `peer` is where that client
+    /// is registered right now: an attack on one extension must not lock out the phone on the
+    /// desk. An unknown login is limited the same way, so the limit tells nothing about
+    /// which logins exist.
+    fn login_admits(
+        &self,
+        store: &Store,
+        login: &str,
+        client: Option<&ClientAuth>,
+        peer: Peer,
+        now: UnixSecs,
+    ) -> bool {
+        if self.logins.check(login_key(login), now).is_ok() {
+            return true;
+        }
+        client.is_some_and(|client| {
+            store
+                .bindings(&client.sid)
+                .iter()
+                .any(|binding| binding.expires_at > now && binding.source.ip() == peer.addr.ip())
+        })
+    }
+
+    fn challenge(&self, req: &Message, peer: Peer, now: UnixSecs, stale: bool) -> Response {
+        // A CSPRNG failure would be extraordinary; a zero salt still gives a valid (if less
+        // unique) nonce, which beats failing the whole request.
+        let salt = crypto::random_bytes::<8>().unwrap_or_default();
+        let nonce = digest::mint_nonce(&self.secret, peer.addr.ip(), now, salt);
+        let mut res = Response::to(req, 401, "Unauthorized", peer.addr);
+        for value in digest::challenge(&self.realm, &nonce, stale) {
+            res = res.with("WWW-Authenticate", value);
+        }
+        res
+    }
+
+    /// Records the use of a nonce whose digest was right; `Some(stale)` when it may not be
+    /// used (again) and the answer is a fresh challenge.
+    fn use_nonce(
+        &self,
+        creds: &Credentials,
+        minted: UnixSecs,
+        peer: Peer,
+        now: UnixSecs,
+    ) -> Option<bool> {
+        match self.nonces.commit(&creds.nonce, minted, creds.nc, now) {
+            NonceUseCheck::Fresh => None,
+            NonceUseCheck::Forgotten => Some(true),
+            NonceUseCheck::Replay => {
+                // Refused, but not counted against the address: the digest was right, so this
+                // is no password guess. Overloaded phones retransmit, and a retransmission
+                // whose cached answer was evicted arrives here; banning the phone for that
+                // would turn a load spike into an outage.
+                log::info!(
+                    "auth replay refused: user={} source={} (not counted)",
+                    creds.username,
+                    peer.addr
+                );
+                self.nonces.kill(&creds.nonce, now);
+                Some(false)
+            }
+        }
+    }
+
+    fn fail(
+        &self,
+        req: &Message,
+        peer: Peer,
+        now: UnixSecs,
+        user: &str,
+        reason: &str,
+        nonce: &str,
+    ) -> Response {
+        // Not forgotten on a success: a phone refreshing its binding must not hand an
+        // attacker a fresh allowance of guesses.
+        self.logins.record_failure(login_key(user).into(), now);
+        let user: String = user
+            .chars()
+            .take(64)
+            .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+            .collect();
+        log::warn!(
+            "auth failed: user={user} source={} reason={reason}",
+            peer.addr
+        );
+        self.limiter.record_failure(peer.addr.ip(), now);
+        self.nonces.kill(nonce, now);
+        self.challenge(req, peer, now, false)
+    }
+}
+
+/// The outcome of authentication: the client, or the answer to send instead.
+pub(super) enum Authenticated {
+    Client(Arc<ClientAuth>),
+    Answer(Response),
+}
+
+/// Authenticates a REGISTER addressed to `aor_user`.
+pub(super) fn authenticate(
+    reg: &Registrar,
+    store: &Store,
+    req: &Message,
+    peer: Peer,
+    now: UnixSecs,
+    aor_user: &str,
+) -> Result<Authenticated> {
+    let challenge = |stale| Ok(Authenticated::Answer(reg.challenge(req, peer, now, stale)));
+    let Some(creds) = req.header("Authorization").and_then(Credentials::parse) else {
+        return challenge(false);
+    };
+    if creds.realm != reg.realm {
+        return challenge(false);
+    }
+    if creds.username != aor_user {
+        return Err(Error::Forbidden(
+            "digest username does not match the To user".to_string(),
+        ));
+    }
+    let Some(algorithm) = creds.algorithm() else {
+        return challenge(false);
+    };
+    let nonce_state = digest::check_nonce(&reg.secret, &creds.nonce, peer.addr.ip(), now);
+    if nonce_state == NonceCheck::Invalid {
+        // Most often a nonce from before a restart (the secret is per boot): just challenge.
+        log::debug!("REGISTER from {}: nonce not ours", peer.addr);
+        return challenge(false);
+    }
+    let fail = |reason: &str| {
+        Ok(Authenticated::Answer(reg.fail(
+            req,
+            peer,
+            now,
+            &creds.username,
+            reason,
+            &creds.nonce,
+        )))
+    };
+    let client = store.auth_by_login(&creds.username)?;
+    if !reg.login_admits(store, &creds.username, client.as_deref(), peer, now) {
+        // Not evaluated: while a login is limited, no guess at its password is tried. The
+        // answer is that of a wrong password, and the address pays for it.
+        return fail("login_limited");
+    }
+    let ha1 = client
+        .as_ref()
+        .filter(|client| *client.realm == *reg.realm)
+        .map(|client| match algorithm {
+            Algorithm::Md5 => client.ha1_md5_hex(),
+            Algorithm::Sha256 => client.ha1_sha256_hex(),
+        });
+    let method = req.method().unwrap_or("REGISTER");
+    let client = match (
+        digest::verify(algorithm, ha1.as_deref(), &creds, method),
+        client,
+    ) {
+        (Ok(()), Some(client)) => client,
+        (Err(refused), _) => return fail(refused.reason()),
+        (Ok(()), None) => return fail(digest::Refused::UnknownUser.reason()),
+    };
+    let NonceCheck::Valid { minted } = nonce_state else {
+        return challenge(true);
+    };
+    if let Some(stale) = reg.use_nonce(&creds, minted, peer, now) {
+        return challenge(stale);
+    }
+    reg.limiter.record_success(&peer.addr.ip());
+    Ok(Authenticated::Client(client))
+}
+
+/// The per-login limiter's key: a login is at most 64 characters, so a longer user name
+/// cannot name one, and its first 64 characters are as good a key as any.
+pub(super) fn login_key(user: &str) -> &str {
+    match user.char_indices().nth(64) {
+        Some((end, _)) => &user[..end],
+        None => user,
+    }
+}
