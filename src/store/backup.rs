@@ -10,11 +10,13 @@
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
+use sled::transaction::abort;
 use sled::Transactional;
 
 use crate::error::{Error, Result};
+use crate::store::indexes::{self, AccountRows, AccountTrees, ClientRows, ClientTrees};
 use crate::store::records::{self, AccountRecord, BindingRecord, ClientRecord};
-use crate::store::{abort, check, keys, Store};
+use crate::store::{check, Store};
 
 /// The `format` field of an export.
 const FORMAT: &str = "edgecomm-export";
@@ -87,33 +89,21 @@ pub fn import(store: &Store, bytes: &[u8]) -> Result<Imported> {
             "the data directory already holds data; import only into an empty one".to_string(),
         ));
     }
-    let mut account_rows = Vec::new();
-    for account in &document.accounts {
-        account_rows.push((
-            keys::account(&account.sid),
-            records::encode(account)?,
-            keys::email(&account.email.to_ascii_lowercase()),
-            account
-                .parent
-                .map(|parent| keys::child(&parent, &account.sid)),
-        ));
-    }
-    let mut client_rows = Vec::new();
-    for client in &document.clients {
-        client_rows.push((
-            keys::client(&client.sid),
-            records::encode(client)?,
-            keys::account_client(&client.account, &client.sid),
-            keys::login(&client.login),
-        ));
-    }
-    let mut binding_rows = Vec::new();
-    for binding in &document.bindings {
-        binding_rows.push((
-            keys::binding(&binding.client, &binding.contact),
-            records::encode(binding)?,
-        ));
-    }
+    let account_rows = document
+        .accounts
+        .iter()
+        .map(AccountRows::of)
+        .collect::<Result<Vec<_>>>()?;
+    let client_rows = document
+        .clients
+        .iter()
+        .map(|client| Ok((ClientRows::of(client), records::encode(client)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let binding_rows = document
+        .bindings
+        .iter()
+        .map(|binding| Ok((indexes::binding_key(binding), records::encode(binding)?)))
+        .collect::<Result<Vec<_>>>()?;
     let trees = (
         &store.accounts,
         &store.account_emails,
@@ -126,22 +116,26 @@ pub fn import(store: &Store, bytes: &[u8]) -> Result<Imported> {
     trees
         .transaction(
             |(accounts, emails, children, clients, account_clients, logins, bindings)| {
-                for (id, value, email, edge) in &account_rows {
-                    if accounts.get(id)?.is_some() {
+                let account_trees = AccountTrees {
+                    accounts,
+                    emails,
+                    children,
+                };
+                for rows in &account_rows {
+                    if accounts.get(rows.id)?.is_some() {
                         return abort(Error::Conflict(
                             "the data directory is not empty".to_string(),
                         ));
                     }
-                    accounts.insert(id, value.as_slice())?;
-                    emails.insert(email.as_slice(), id)?;
-                    if let Some(edge) = edge {
-                        children.insert(edge, &[])?;
-                    }
+                    rows.insert(&account_trees)?;
                 }
-                for (id, value, edge, login) in &client_rows {
-                    clients.insert(id, value.as_slice())?;
-                    account_clients.insert(edge, &[])?;
-                    logins.insert(login.as_slice(), id)?;
+                let client_trees = ClientTrees {
+                    clients,
+                    account_clients,
+                    logins,
+                };
+                for (rows, value) in &client_rows {
+                    rows.insert(&client_trees, value)?;
                 }
                 for (key, value) in &binding_rows {
                     bindings.insert(key, value.as_slice())?;

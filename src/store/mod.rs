@@ -11,22 +11,28 @@
 //! Reads never take the lock.
 
 pub mod backup;
+mod bindings;
+mod cache;
 pub mod check;
+mod indexes;
 pub mod keys;
 pub mod records;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
-use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::transaction::{abort, TransactionError};
 use sled::Transactional;
 
-use crate::clock::UnixSecs;
 use crate::domain::{AccountSid, ClientSid, Status};
 use crate::error::{Error, Result};
-use records::{AccountRecord, BindingRecord, ClientAuth, ClientRecord};
+use crate::sync::lock;
+use bindings::{LiveBindings, BINDING_SHARDS};
+use cache::RecordCache;
+use indexes::{AccountRows, AccountTrees, ClientRows, ClientTrees};
+use records::{AccountRecord, ClientRecord};
 
 /// The schema version this binary writes; `open` refuses newer data.
 const SCHEMA_VERSION: u32 = 1;
@@ -57,69 +63,10 @@ pub struct Store {
     /// Sharded by client so that UDP workers registering different phones do not queue on
     /// one lock (or on one preempted holder) during a storm.
     live_bindings: Vec<Mutex<LiveBindings>>,
-    /// Decoded copies of what the registrar reads on every REGISTER (see `RecordCache`).
+    /// Decoded copies of what the registrar reads on every REGISTER (see `cache.rs`).
     cache: Mutex<RecordCache>,
     write_lock: Mutex<()>,
 }
-
-/// What the registrar reads on every REGISTER, decoded once: client credentials by login and
-/// by id, and account statuses. Decoding JSON records was a third of all instructions of a
-/// REGISTER (callgrind). Kept trivially in step with the store: every write of an account or
-/// a client clears it whole (admin writes are rare) and bumps `generation`; a reader that
-/// read the tree before such a write sees the generation changed and does not insert, so a
-/// stale entry can never outlive the write that made it stale.
-#[derive(Default)]
-struct RecordCache {
-    generation: u64,
-    by_login: HashSet<ByLogin>,
-    by_sid: HashMap<ClientSid, Arc<ClientAuth>>,
-    /// The realm every cached client shares, unless a record names another.
-    realm: Option<Arc<str>>,
-    statuses: HashMap<AccountSid, Status>,
-}
-
-fn shard_of(client: &ClientSid) -> usize {
-    usize::from(client.as_bytes()[0]) % BINDING_SHARDS
-}
-
-/// A panic under a shard lock can at worst have taken one client's list out of memory (soft
-/// state: the tree still has it for a restart, and the phone re-registers); take it over.
-fn lock_live(shard: &Mutex<LiveBindings>) -> MutexGuard<'_, LiveBindings> {
-    shard.lock().unwrap_or_else(|poison| poison.into_inner())
-}
-
-/// A cached client keyed by its own login, so that the login is not stored twice.
-struct ByLogin(Arc<ClientAuth>);
-
-impl std::borrow::Borrow<str> for ByLogin {
-    fn borrow(&self) -> &str {
-        &self.0.login
-    }
-}
-
-impl std::hash::Hash for ByLogin {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        // Must hash exactly as the borrowed `str` does.
-        self.0.login.hash(state);
-    }
-}
-
-impl PartialEq for ByLogin {
-    fn eq(&self, other: &ByLogin) -> bool {
-        self.0.login == other.0.login
-    }
-}
-
-impl Eq for ByLogin {}
-
-/// One shard of the in-memory bindings.
-type LiveBindings = HashMap<ClientSid, Vec<BindingRecord>>;
-
-/// Shards of the in-memory bindings; SIDs are random, so their first byte spreads clients evenly.
-const BINDING_SHARDS: usize = 16;
-
-/// Entries beyond which the cache starts over (a box with more clients just decodes more).
-const CACHE_MAX: usize = 200_000;
 
 /// Proof that the caller holds the store's write lock.
 pub struct WriteGuard<'a>(#[allow(dead_code)] MutexGuard<'a, ()>);
@@ -202,185 +149,10 @@ impl Store {
         })
     }
 
-    /// Loads the persisted bindings into memory, dropping those that may no longer exist:
-    /// expired, of a deleted or disabled client, or under an account that is not active (a
-    /// crash can leave such leftovers, since bindings are written without a flush).
-    /// Returns how many were kept.
-    pub fn load_bindings(&self, now: UnixSecs) -> Result<usize> {
-        let mut live: Vec<LiveBindings> = (0..BINDING_SHARDS).map(|_| HashMap::new()).collect();
-        let mut stale = Vec::new();
-        let mut usable: HashMap<ClientSid, bool> = HashMap::new();
-        for entry in self.bindings.iter() {
-            let (key, value) = entry?;
-            let record: BindingRecord = records::decode(&value)?;
-            let ok = match usable.get(&record.client) {
-                Some(ok) => *ok,
-                None => {
-                    let ok = match self.auth_by_sid(&record.client)? {
-                        Some(client) => {
-                            client.enabled
-                                && self.account_status(&client.account)? == Some(Status::Active)
-                        }
-                        None => false,
-                    };
-                    usable.insert(record.client, ok);
-                    ok
-                }
-            };
-            if ok && record.expires_at > now {
-                let record = BindingRecord {
-                    stored_expires_at: record.expires_at,
-                    ..record
-                };
-                live[shard_of(&record.client)]
-                    .entry(record.client)
-                    .or_default()
-                    .push(record);
-            } else {
-                stale.push(key);
-            }
-        }
-        for key in stale {
-            self.bindings.remove(key)?;
-        }
-        let kept = live.iter().flat_map(HashMap::values).map(Vec::len).sum();
-        for (shard, loaded) in self.live_bindings.iter().zip(live) {
-            *lock_live(shard) = loaded;
-        }
-        Ok(kept)
-    }
-
-    /// The current bindings of a client (expired ones included until the sweeper runs).
-    pub fn bindings(&self, client: &ClientSid) -> Vec<BindingRecord> {
-        self.live_of(client)
-            .get(client)
-            .cloned()
-            .unwrap_or_default()
-    }
-
-    /// How many unexpired bindings a client has.
-    pub fn binding_count(&self, client: &ClientSid, now: UnixSecs) -> usize {
-        self.live_of(client).get(client).map_or(0, |list| {
-            list.iter()
-                .filter(|binding| binding.expires_at > now)
-                .count()
-        })
-    }
-
-    /// Runs `change` on a client's bindings under the bindings lock: it gets the bindings as
-    /// they are and returns them as they shall be (with a value for the caller); what changed
-    /// goes to the tree without a flush (soft state: phones re-register). `change` may read
-    /// the store (reads take no lock) to re-check that the client may still register.
-    ///
-    /// A refresh that changes only Call-ID, CSeq and a later expiry is written only when the
-    /// stored expiry is less than half the newly granted time away. So the stored expiry never
-    /// exceeds the real one, and after a restart it still reaches the phone's next refresh:
-    /// a phone refreshing at intervals above half its grant is written every time, one
-    /// refreshing more often is written before the stored copy runs out. A phone refreshing
-    /// every half grant costs a write every other refresh, and one re-registering in a boot
-    /// storm loop far fewer; a stale Call-ID or CSeq after a restart only skips an ordering
-    /// check (RFC 3261 §10.3 step 7), it never refuses a newer request.
-    pub fn update_bindings<T>(
-        &self,
-        client: &ClientSid,
-        now: UnixSecs,
-        change: impl FnOnce(&[BindingRecord]) -> Result<(Vec<BindingRecord>, T)>,
-    ) -> Result<T> {
-        let mut live = self.live_of(client);
-        let before = live.get(client).map_or(&[][..], Vec::as_slice);
-        let (mut after, out) = change(before)?;
-        self.write_bindings(client, now, before, &mut after)?;
-        if after.is_empty() {
-            live.remove(client);
-        } else {
-            // Most phones hold one binding, and a Vec's first push reserves four: without
-            // this, 10,000 registered phones kept ~5 MB of empty slots (measured, heaptrack).
-            after.shrink_to_fit();
-            live.insert(*client, after);
-        }
-        Ok(out)
-    }
-
-    /// Writes what changed between `before` and `after` to the tree (see `update_bindings`
-    /// for when a refresh is written) and records in `after` what the tree now holds.
-    fn write_bindings(
-        &self,
-        client: &ClientSid,
-        now: UnixSecs,
-        before: &[BindingRecord],
-        after: &mut [BindingRecord],
-    ) -> Result<()> {
-        for old in before {
-            if !after.iter().any(|binding| binding.contact == old.contact) {
-                self.bindings.remove(keys::binding(client, &old.contact))?;
-            }
-        }
-        for binding in after.iter_mut() {
-            let stored = before.iter().find(|old| old.contact == binding.contact);
-            let write = stored.is_none_or(|old| {
-                let granted = binding.expires_at - now;
-                !old.same_binding(binding)
-                    || binding.expires_at < old.stored_expires_at
-                    || 2 * (old.stored_expires_at - now) < granted
-            });
-            if write {
-                self.bindings.insert(
-                    keys::binding(client, &binding.contact),
-                    records::encode(binding)?,
-                )?;
-                binding.stored_expires_at = binding.expires_at;
-            } else if let Some(old) = stored {
-                binding.stored_expires_at = old.stored_expires_at;
-            }
-        }
-        Ok(())
-    }
-
-    /// Drops every binding of these clients at once (disabled, deleted, account not active).
-    pub fn drop_bindings(&self, clients: &[ClientSid]) -> Result<usize> {
-        let mut dropped = 0;
-        for client in clients {
-            let mut live = self.live_of(client);
-            for binding in live.remove(client).unwrap_or_default() {
-                self.bindings
-                    .remove(keys::binding(client, &binding.contact))?;
-                dropped += 1;
-            }
-        }
-        Ok(dropped)
-    }
-
-    /// Removes expired bindings from memory and from the tree; returns how many.
-    pub fn purge_expired_bindings(&self, now: UnixSecs) -> Result<usize> {
-        let mut purged = 0;
-        for shard in &self.live_bindings {
-            let mut live = lock_live(shard);
-            for (client, list) in live.iter_mut() {
-                for binding in list.iter().filter(|binding| binding.expires_at <= now) {
-                    self.bindings
-                        .remove(keys::binding(client, &binding.contact))?;
-                    purged += 1;
-                }
-                list.retain(|binding| binding.expires_at > now);
-            }
-            live.retain(|_, list| !list.is_empty());
-        }
-        Ok(purged)
-    }
-
-    /// The locked shard that holds `client`'s bindings.
-    fn live_of(&self, client: &ClientSid) -> MutexGuard<'_, LiveBindings> {
-        lock_live(&self.live_bindings[shard_of(client)])
-    }
-
     /// Takes the write lock. A panic while it was held leaves no partial state behind
     /// (transactions are atomic), so a poisoned lock is simply taken over.
     pub fn write_lock(&self) -> WriteGuard<'_> {
-        WriteGuard(
-            self.write_lock
-                .lock()
-                .unwrap_or_else(|poison| poison.into_inner()),
-        )
+        WriteGuard(lock(&self.write_lock))
     }
 
     /// A fresh, strictly increasing sequence number (survives restarts).
@@ -388,89 +160,10 @@ impl Store {
         Ok(self.db.generate_id()? + self.seq_floor.load(Ordering::SeqCst))
     }
 
-    /// The registration credentials of a client, by login (cached).
-    pub fn auth_by_login(&self, login: &str) -> Result<Option<Arc<ClientAuth>>> {
-        let generation = {
-            let cache = self.lock_cache();
-            if let Some(found) = cache.by_login.get(login) {
-                return Ok(Some(found.0.clone()));
-            }
-            cache.generation
-        };
-        let Some(record) = self.client_by_login(login)? else {
-            return Ok(None);
-        };
-        self.remember(generation, &record).map(Some)
-    }
-
-    /// The registration credentials of a client, by id (cached).
-    pub fn auth_by_sid(&self, sid: &ClientSid) -> Result<Option<Arc<ClientAuth>>> {
-        let generation = {
-            let cache = self.lock_cache();
-            if let Some(found) = cache.by_sid.get(sid) {
-                return Ok(Some(found.clone()));
-            }
-            cache.generation
-        };
-        let Some(record) = self.client(sid)? else {
-            return Ok(None);
-        };
-        self.remember(generation, &record).map(Some)
-    }
-
-    /// An account's status (cached).
-    pub fn account_status(&self, sid: &AccountSid) -> Result<Option<Status>> {
-        let generation = {
-            let cache = self.lock_cache();
-            if let Some(status) = cache.statuses.get(sid) {
-                return Ok(Some(*status));
-            }
-            cache.generation
-        };
-        let Some(record) = self.account(sid)? else {
-            return Ok(None);
-        };
-        let mut cache = self.lock_cache();
-        if cache.generation == generation && cache.statuses.len() < CACHE_MAX {
-            cache.statuses.insert(*sid, record.status);
-        }
-        Ok(Some(record.status))
-    }
-
-    fn remember(&self, generation: u64, record: &ClientRecord) -> Result<Arc<ClientAuth>> {
-        let mut cache = self.lock_cache();
-        let realm = match &cache.realm {
-            Some(realm) if **realm == *record.realm => realm.clone(),
-            _ => Arc::from(record.realm.as_str()),
-        };
-        let auth = Arc::new(ClientAuth::of(record, realm.clone())?);
-        if cache.generation == generation && cache.by_sid.len() < CACHE_MAX {
-            cache.realm.get_or_insert(realm);
-            cache.by_login.replace(ByLogin(auth.clone()));
-            cache.by_sid.insert(auth.sid, auth.clone());
-        }
-        Ok(auth)
-    }
-
-    fn lock_cache(&self) -> MutexGuard<'_, RecordCache> {
-        self.cache
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
-    }
-
     /// Every account or client write ends here: the cache starts over, then the flush.
     fn written(&self) -> Result<()> {
         self.invalidate();
         self.flush()
-    }
-
-    fn invalidate(&self) {
-        let mut cache = self.lock_cache();
-        let generation = cache.generation + 1;
-        *cache = RecordCache {
-            generation,
-            ..RecordCache::default()
-        };
     }
 
     /// Makes every later sequence number at least `floor` (after an import).
@@ -528,29 +221,23 @@ impl Store {
     /// Inserts a new account with its email and parent indexes, atomically, then flushes.
     /// A taken email is a `Conflict`, found inside the transaction.
     pub fn insert_account(&self, _guard: &WriteGuard<'_>, record: &AccountRecord) -> Result<()> {
-        let value = records::encode(record)?;
-        let id = keys::account(&record.sid);
-        let email_key = keys::email(&record.email.to_ascii_lowercase());
-        let child_key = record
-            .parent
-            .map(|parent| keys::child(&parent, &record.sid));
+        let rows = AccountRows::of(record)?;
         (&self.accounts, &self.account_emails, &self.account_children)
             .transaction(|(accounts, emails, children)| {
-                if emails.get(&email_key)?.is_some() {
+                if emails.get(&rows.email)?.is_some() {
                     return abort(Error::Conflict(format!(
                         "an account with EmailAddress {} already exists",
                         record.email
                     )));
                 }
-                if accounts.get(id)?.is_some() {
+                if accounts.get(rows.id)?.is_some() {
                     return abort(Error::Conflict("account sid collision".to_string()));
                 }
-                accounts.insert(&id, value.as_slice())?;
-                emails.insert(email_key.as_slice(), &id)?;
-                if let Some(key) = &child_key {
-                    children.insert(key, &[])?;
-                }
-                Ok(())
+                rows.insert(&AccountTrees {
+                    accounts,
+                    emails,
+                    children,
+                })
             })
             .map_err(Error::from)?;
         self.written()
@@ -569,7 +256,7 @@ impl Store {
             .iter()
             .map(|record| Ok((keys::account(&record.sid), records::encode(record)?)))
             .collect::<Result<Vec<_>>>()?;
-        let removals: Vec<ClientKeys> = removed_clients.iter().map(ClientKeys::of).collect();
+        let removals: Vec<ClientRows> = removed_clients.iter().map(ClientRows::of).collect();
         (
             &self.accounts,
             &self.clients,
@@ -583,10 +270,13 @@ impl Store {
                     }
                     accounts.insert(id, value.as_slice())?;
                 }
-                for keys in &removals {
-                    clients.remove(&keys.id)?;
-                    account_clients.remove(&keys.edge)?;
-                    logins.remove(keys.login.as_slice())?;
+                let trees = ClientTrees {
+                    clients,
+                    account_clients,
+                    logins,
+                };
+                for rows in &removals {
+                    rows.remove(&trees)?;
                 }
                 Ok(())
             })
@@ -629,7 +319,7 @@ impl Store {
     /// the transaction.
     pub fn insert_client(&self, _guard: &WriteGuard<'_>, record: &ClientRecord) -> Result<()> {
         let value = records::encode(record)?;
-        let keys = ClientKeys::of(record);
+        let rows = ClientRows::of(record);
         let account_key = keys::account(&record.account);
         (
             &self.accounts,
@@ -647,16 +337,18 @@ impl Store {
                 if !open {
                     return abort(Error::Conflict("the account is closed".to_string()));
                 }
-                if logins.get(keys.login.as_slice())?.is_some() {
+                if logins.get(rows.login.as_slice())?.is_some() {
                     return abort(Error::Conflict(format!(
                         "a client with Login {} already exists",
                         record.login
                     )));
                 }
-                clients.insert(&keys.id, value.as_slice())?;
-                account_clients.insert(&keys.edge, &[])?;
-                logins.insert(keys.login.as_slice(), &keys.id)?;
-                Ok(())
+                let trees = ClientTrees {
+                    clients,
+                    account_clients,
+                    logins,
+                };
+                rows.insert(&trees, &value)
             })
             .map_err(Error::from)?;
         self.written()
@@ -690,27 +382,6 @@ impl Store {
     pub fn delete_client(&self, guard: &WriteGuard<'_>, record: &ClientRecord) -> Result<()> {
         self.update_accounts(guard, &[], std::slice::from_ref(record))
     }
-}
-
-/// The three keys a client occupies.
-struct ClientKeys {
-    id: [u8; 16],
-    edge: [u8; 32],
-    login: Vec<u8>,
-}
-
-impl ClientKeys {
-    fn of(record: &ClientRecord) -> ClientKeys {
-        ClientKeys {
-            id: keys::client(&record.sid),
-            edge: keys::account_client(&record.account, &record.sid),
-            login: keys::login(&record.login),
-        }
-    }
-}
-
-pub(crate) fn abort<T>(err: Error) -> std::result::Result<T, ConflictableTransactionError<Error>> {
-    Err(ConflictableTransactionError::Abort(err))
 }
 
 impl From<sled::Error> for Error {
