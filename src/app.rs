@@ -18,7 +18,7 @@ use crate::api::{self, ApiRequest};
 use crate::clock::{self, UnixSecs};
 use crate::config::Config;
 use crate::crypto;
-use crate::domain::{accounts, Password};
+use crate::domain::{accounts, bindings, Password};
 use crate::error::Result;
 use crate::http::{self, HttpServer};
 use crate::sip::transport::{self, SipListeners};
@@ -37,7 +37,7 @@ impl App {
     pub fn build(config: Config) -> Result<App> {
         let state = AppState::open(config, transport::is_local_ip)?;
         ensure_admin(&state)?;
-        let kept = state.store.load_bindings(clock::now())?;
+        let kept = bindings::restore(&state.store, clock::now())?;
         log::info!("{kept} registrations restored");
         let http = http::bind(state.config.http_listen, &state.config.http)?;
         let sip = state.config.sip_listen.map(transport::bind).transpose()?;
@@ -131,7 +131,7 @@ fn spawn_sweeper(state: Arc<AppState>) -> Result<std::thread::JoinHandle<()>> {
         .spawn(move || loop {
             std::thread::sleep(std::time::Duration::from_secs(30));
             let now = clock::now();
-            match state.store.purge_expired_bindings(now) {
+            match bindings::sweep(&state.store, now) {
                 Ok(0) => {}
                 Ok(purged) => log::debug!("{purged} expired registrations removed"),
                 Err(err) => log::error!("sweeping registrations: {err}"),

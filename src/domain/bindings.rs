@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use crate::clock::UnixSecs;
 use crate::domain::accounts::Caller;
 use crate::domain::clients::{self, Client};
-use crate::domain::{AccountRef, AccountSid, ClientSid, Transport};
+use crate::domain::{AccountRef, AccountSid, ClientSid, Status, Transport};
 use crate::error::{Error, Result};
 use crate::store::records::BindingRecord;
 use crate::store::Store;
@@ -66,8 +66,56 @@ pub struct Request<'a> {
     pub user_agent: Option<&'a str>,
 }
 
+/// A client may register when it is enabled and its account is active (an active account's
+/// ancestors are all active: the cascade keeps that invariant). Reads the store's current
+/// view (its cache is cleared by every account or client write), not a caller's copy.
+pub fn may_register(store: &Store, client: &ClientSid) -> Result<bool> {
+    let Some(fresh) = store.auth_by_sid(client)? else {
+        return Ok(false);
+    };
+    let account_active = store.account_status(&fresh.account)? == Some(Status::Active);
+    Ok(fresh.enabled && account_active)
+}
+
+/// Applies `req` to its client's bindings (see [`update`]) under the client's bindings lock,
+/// after checking there that the client may still register, so that a concurrent disable or
+/// suspension (which drops bindings after its commit, under the same lock) cannot be
+/// outrun. `answer` sees the new bindings under the lock, so a reply is built from them
+/// without a copy of the list.
+pub fn register<T>(
+    store: &Store,
+    req: &Request<'_>,
+    limits: &Limits,
+    now: UnixSecs,
+    answer: impl FnOnce(&[BindingRecord]) -> T,
+) -> Result<T> {
+    check(req, limits)?;
+    store.update_bindings(&req.client, now, |old| {
+        if !may_register(store, &req.client)? {
+            return Err(Error::Forbidden(
+                "client disabled or account not active".to_string(),
+            ));
+        }
+        let new = update(old, req, limits, now)?;
+        let out = answer(&new);
+        Ok((new, out))
+    })
+}
+
+/// At start: loads the stored bindings, dropping what a crash may have left behind (they are
+/// written without a flush): expired ones, and those of clients that may no longer register.
+pub fn restore(store: &Store, now: UnixSecs) -> Result<usize> {
+    store.load_bindings(now, |client| may_register(store, client))
+}
+
+/// Removes expired bindings from memory and from disk (they are hidden from every answer as
+/// soon as they expire; this frees them). Returns how many.
+pub fn sweep(store: &Store, now: UnixSecs) -> Result<usize> {
+    store.purge_expired_bindings(now)
+}
+
 /// The rules that need only the request: `*` alone and with `Expires: 0`, the contact cap,
-/// the minimum expiry. [`update`] applies them too; the registrar calls this first so that a
+/// the minimum expiry. [`update`] applies them too; [`register`] checks them first, so that a
 /// malformed request is refused before the client's bindings are even looked at.
 pub fn check(req: &Request<'_>, limits: &Limits) -> Result<()> {
     if req.contacts.contains(&Contact::Wildcard)

@@ -16,13 +16,12 @@ use crate::clock::UnixSecs;
 use crate::config::SipSettings;
 use crate::crypto;
 use crate::domain::bindings;
-use crate::domain::{http_date, Status};
+use crate::domain::http_date;
 use crate::error::{Error, Result};
 use crate::sip::digest;
 use crate::sip::message::{Message, Response};
 use crate::sip::nonces::NonceTracker;
 use crate::sip::Peer;
-use crate::store::records::ClientAuth;
 use crate::store::Store;
 use crate::sync::lock;
 use authentication::{authenticate, Authenticated};
@@ -175,41 +174,16 @@ fn register(
         transport: peer.transport,
         user_agent: user_agent.as_deref(),
     };
-    let limits = reg.limits();
-    bindings::check(&asked, &limits)?;
-    let contact_values = store.update_bindings(&client.sid, now, |old| {
-        // Checked under the bindings lock (and only here: it costs two reads), so a concurrent
-        // disable or suspension, which drops bindings after its commit under the same lock,
-        // cannot be outrun.
-        if !may_register(store, &client)? {
-            return Err(Error::Forbidden(
-                "client disabled or account not active".to_string(),
-            ));
-        }
-        let new = bindings::update(old, &asked, &limits, now)?;
-        // The 200's Contact values, built here rather than from a copy of the whole list.
-        let values: Vec<String> = new
-            .iter()
-            .map(|binding| contact_value(binding, now))
-            .collect();
-        Ok((new, values))
+    // The 200's Contact values, built under the lock rather than from a copy of the list.
+    let contact_values = bindings::register(store, &asked, &reg.limits(), now, |list| {
+        let values: Vec<String> = list.iter().map(|b| contact_value(b, now)).collect();
+        values
     })?;
     let mut res = Response::to(req, 200, "OK", peer.addr);
     for value in contact_values {
         res = res.with("Contact", value);
     }
     Ok(res.with("Date", http_date(now)))
-}
-
-/// A client may register when it is enabled and its account is active (an active account's
-/// ancestors are all active: the cascade keeps that invariant). Reads the store's current
-/// view (its cache is cleared by every account or client write), not the caller's copy.
-fn may_register(store: &Store, client: &ClientAuth) -> Result<bool> {
-    let Some(fresh) = store.auth_by_sid(&client.sid)? else {
-        return Ok(false);
-    };
-    let account_active = store.account_status(&fresh.account)? == Some(Status::Active);
-    Ok(fresh.enabled && account_active)
 }
 
 mod authentication;

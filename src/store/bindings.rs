@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use crate::clock::UnixSecs;
-use crate::domain::{ClientSid, Status};
+use crate::domain::ClientSid;
 use crate::error::Result;
 use crate::store::records::{self, BindingRecord};
 use crate::store::{indexes, Store};
@@ -30,11 +30,14 @@ pub(super) fn lock_live(shard: &Mutex<LiveBindings>) -> MutexGuard<'_, LiveBindi
 }
 
 impl Store {
-    /// Loads the persisted bindings into memory, dropping those that may no longer exist:
-    /// expired, of a deleted or disabled client, or under an account that is not active (a
-    /// crash can leave such leftovers, since bindings are written without a flush).
+    /// Loads the persisted bindings into memory, dropping the expired ones and those of the
+    /// clients `may_keep` refuses (asked once per client), from memory and from the tree.
     /// Returns how many were kept.
-    pub fn load_bindings(&self, now: UnixSecs) -> Result<usize> {
+    pub fn load_bindings(
+        &self,
+        now: UnixSecs,
+        mut may_keep: impl FnMut(&ClientSid) -> Result<bool>,
+    ) -> Result<usize> {
         let mut live: Vec<LiveBindings> = (0..BINDING_SHARDS).map(|_| HashMap::new()).collect();
         let mut stale = Vec::new();
         let mut usable: HashMap<ClientSid, bool> = HashMap::new();
@@ -44,13 +47,7 @@ impl Store {
             let ok = match usable.get(&record.client) {
                 Some(ok) => *ok,
                 None => {
-                    let ok = match self.auth_by_sid(&record.client)? {
-                        Some(client) => {
-                            client.enabled
-                                && self.account_status(&client.account)? == Some(Status::Active)
-                        }
-                        None => false,
-                    };
+                    let ok = may_keep(&record.client)?;
                     usable.insert(record.client, ok);
                     ok
                 }

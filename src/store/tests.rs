@@ -1,8 +1,8 @@
 //! Tests of the store's own machinery on a temporary store: the invariant checker, the live
 //! bindings and their write policy, and the registrar's decoded-record cache.
 
-use crate::domain::clients;
 use crate::domain::clients::Client;
+use crate::domain::{self, clients};
 use crate::domain::{AccountRef, Role, Status};
 use crate::store::check;
 use crate::store::records::BindingRecord;
@@ -88,7 +88,7 @@ mod bindings {
         let live = || world.store.bindings(&alice.sid)[0].clone();
         // A restart: the map is rebuilt from what was written.
         let restart = |at: i64| {
-            assert_eq!(world.store.load_bindings(at).unwrap(), 1);
+            assert_eq!(domain::bindings::restore(&world.store, at).unwrap(), 1);
             live()
         };
         refresh(NOW, 3600, 1, "10.0.0.1:5060");
@@ -126,7 +126,7 @@ mod bindings {
         assert_eq!(world.store.purge_expired_bindings(NOW + 100).unwrap(), 1);
         assert!(world.store.bindings(&alice.sid).is_empty());
         assert_eq!(
-            world.store.load_bindings(NOW).unwrap(),
+            domain::bindings::restore(&world.store, NOW).unwrap(),
             0,
             "the tree followed the map"
         );
@@ -156,7 +156,7 @@ mod bindings {
             .set_status(&world.root, &tenant, Status::Suspended)
             .unwrap();
         add(&world, binding(&carol, "sip:c@1", NOW + 100));
-        assert_eq!(world.store.load_bindings(NOW).unwrap(), 1);
+        assert_eq!(domain::bindings::restore(&world.store, NOW).unwrap(), 1);
         assert_eq!(world.store.bindings(&alice.sid).len(), 1);
         assert!(world.store.bindings(&bob.sid).is_empty());
         assert!(world.store.bindings(&carol.sid).is_empty());

@@ -4,7 +4,7 @@
 use super::*;
 use crate::domain::accounts;
 use crate::domain::clients::{self, ClientChanges};
-use crate::domain::{AccountRef, Role, Transport};
+use crate::domain::{AccountRef, Role, Status, Transport};
 use crate::sip::message;
 use crate::testing::credentials::{digest_authorization, nonce_of as nonce_in};
 use crate::testing::{World, REALM};
