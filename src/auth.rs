@@ -56,14 +56,16 @@ impl<K: Hash + Eq> Limiter<K> {
         Limiter::new(self.max_failures, self.window_secs, self.backoff_secs)
     }
 
-    /// `TooManyRequests` while the key is blocked.
+    /// `TooManyRequests`, with the seconds left, while the key is blocked.
     pub fn check<Q>(&self, key: &Q, now: UnixSecs) -> Result<()>
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
         match self.lock().get(key) {
-            Some(entry) if entry.blocked_until > now => Err(Error::TooManyRequests),
+            Some(entry) if entry.blocked_until > now => Err(Error::TooManyRequests {
+                retry_after: entry.blocked_until - now,
+            }),
             _ => Ok(()),
         }
     }
@@ -210,11 +212,11 @@ mod tests {
         limiter.record_failure(ip, 102);
         assert!(matches!(
             limiter.check(&ip, 102),
-            Err(Error::TooManyRequests)
+            Err(Error::TooManyRequests { retry_after: 30 })
         ));
         assert!(matches!(
             limiter.check(&ip, 131),
-            Err(Error::TooManyRequests)
+            Err(Error::TooManyRequests { retry_after: 1 })
         ));
         assert!(limiter.check(&other, 102).is_ok());
         assert!(limiter.check(&ip, 132).is_ok());

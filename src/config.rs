@@ -4,7 +4,8 @@
 //! same key is a JSON path in the `--config` file (`{"http": {"listen": …}}`), an environment
 //! variable (`EDGECOMM_HTTP_LISTEN`) and a flag (`--http-listen`). Later sources win: defaults,
 //! then the file, then the environment, then flags. Unknown keys and bad values stop the start
-//! with one line that names them. This module does no I/O beyond reading the config file.
+//! with one line that names them. This module does no I/O of its own: it reads the config
+//! file, and the host name for the default realm, through the reader `load` is given.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -273,23 +274,54 @@ pub enum Command {
     Print(String),
 }
 
+/// The file reader `load` is given: the real file system in `main`, a closure in tests.
+type ReadFile<'a> = &'a dyn Fn(&str) -> std::io::Result<String>;
+
+/// What the command line says, before any setting is merged.
+#[derive(Default)]
+struct Args {
+    config_path: Option<String>,
+    flags: Vec<(&'static str, String)>,
+    subcommand: Option<String>,
+    out: Option<String>,
+    bindings: bool,
+    import_file: Option<String>,
+}
+
 /// Parses the command line (without the program name) and the environment into a command.
-/// `read_file` reads the `--config` file; tests pass a closure.
+/// `read_file` reads the `--config` file (and, for the default realm, the host name); tests
+/// pass a closure.
 pub fn load(
     args: &[String],
     env: &[(String, String)],
-    read_file: &dyn Fn(&str) -> std::io::Result<String>,
+    read_file: ReadFile<'_>,
 ) -> Result<Command, String> {
+    let args = match parse_args(args)? {
+        Ok(args) => args,
+        Err(print) => return Ok(print),
+    };
     let mut values: BTreeMap<&'static str, String> = SETTINGS
         .iter()
         .map(|setting| (setting.key, setting.default.to_string()))
         .collect();
-    let mut config_path = None;
-    let mut flags = Vec::new();
-    let mut subcommand = None;
-    let mut out = None;
-    let mut bindings = false;
-    let mut import_file = None;
+    if let Some(path) = args
+        .config_path
+        .clone()
+        .or_else(|| env_value(env, "EDGECOMM_CONFIG"))
+    {
+        merge_file(&mut values, &path, read_file)?;
+    }
+    merge_env(&mut values, env)?;
+    for (key, value) in &args.flags {
+        values.insert(key, value.clone());
+    }
+    let config = Config::from_values(&values, read_file)?;
+    command(args, config)
+}
+
+/// Reads the arguments; `Ok(Err(…))` for `--help` and `--version`, which print and stop.
+fn parse_args(args: &[String]) -> Result<Result<Args, Command>, String> {
+    let mut out = Args::default();
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -297,14 +329,12 @@ pub fn load(
             _ => (arg.as_str(), None),
         };
         match name {
-            "-h" | "--help" => return Ok(Command::Print(help())),
+            "-h" | "--help" => return Ok(Err(Command::Print(help()))),
             "-V" | "--version" => {
-                return Ok(Command::Print(format!(
-                    "edgecomm {}\n",
-                    env!("CARGO_PKG_VERSION")
-                )))
+                let version = format!("edgecomm {}\n", env!("CARGO_PKG_VERSION"));
+                return Ok(Err(Command::Print(version)));
             }
-            "--bindings" => bindings = true,
+            "--bindings" => out.bindings = true,
             _ if name.starts_with('-') => {
                 let value = match inline {
                     Some(value) => value,
@@ -313,43 +343,57 @@ pub fn load(
                         .cloned()
                         .ok_or_else(|| format!("{name} needs a value"))?,
                 };
-                if name == "--config" {
-                    config_path = Some(value);
-                } else if name == "--out" {
-                    out = Some(value);
-                } else {
-                    let key = SETTINGS
-                        .iter()
-                        .find(|setting| flag_name(setting.key) == name)
-                        .map(|setting| setting.key)
-                        .ok_or_else(|| format!("unknown flag {name} (see --help)"))?;
-                    flags.push((key, value));
+                match name {
+                    "--config" => out.config_path = Some(value),
+                    "--out" => out.out = Some(value),
+                    _ => {
+                        let key = SETTINGS
+                            .iter()
+                            .find(|setting| flag_name(setting.key) == name)
+                            .map(|setting| setting.key)
+                            .ok_or_else(|| format!("unknown flag {name} (see --help)"))?;
+                        out.flags.push((key, value));
+                    }
                 }
             }
-            "serve" | "check" | "export" | "import" if subcommand.is_none() => {
-                subcommand = Some(name.to_string())
+            "serve" | "check" | "export" | "import" if out.subcommand.is_none() => {
+                out.subcommand = Some(name.to_string())
             }
-            _ if subcommand.as_deref() == Some("import") && import_file.is_none() => {
-                import_file = Some(arg.clone())
+            _ if out.subcommand.as_deref() == Some("import") && out.import_file.is_none() => {
+                out.import_file = Some(arg.clone())
             }
             _ => return Err(format!("unexpected argument {arg:?} (see --help)")),
         }
     }
+    Ok(Ok(out))
+}
 
-    if let Some(path) = config_path.or_else(|| env_value(env, "EDGECOMM_CONFIG")) {
-        let text = read_file(&path).map_err(|err| format!("cannot read config {path}: {err}"))?;
-        let json: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|err| format!("config {path} is not valid JSON: {err}"))?;
-        let mut found = Vec::new();
-        flatten(&json, "", &mut found).map_err(|err| format!("config {path}: {err}"))?;
-        for (key, value) in found {
-            let known = SETTINGS
-                .iter()
-                .find(|setting| setting.key == key)
-                .ok_or_else(|| format!("config {path}: unknown key {key:?}"))?;
-            values.insert(known.key, value);
-        }
+/// Merges the settings of a JSON config file; an unknown key stops the start.
+fn merge_file(
+    values: &mut BTreeMap<&'static str, String>,
+    path: &str,
+    read_file: ReadFile<'_>,
+) -> Result<(), String> {
+    let text = read_file(path).map_err(|err| format!("cannot read config {path}: {err}"))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|err| format!("config {path} is not valid JSON: {err}"))?;
+    let mut found = Vec::new();
+    flatten(&json, "", &mut found).map_err(|err| format!("config {path}: {err}"))?;
+    for (key, value) in found {
+        let known = SETTINGS
+            .iter()
+            .find(|setting| setting.key == key)
+            .ok_or_else(|| format!("config {path}: unknown key {key:?}"))?;
+        values.insert(known.key, value);
     }
+    Ok(())
+}
+
+/// Merges the `EDGECOMM_*` variables; an unknown one stops the start.
+fn merge_env(
+    values: &mut BTreeMap<&'static str, String>,
+    env: &[(String, String)],
+) -> Result<(), String> {
     for (name, value) in env {
         let Some(suffix) = name.strip_prefix("EDGECOMM_") else {
             continue;
@@ -363,23 +407,25 @@ pub fn load(
             .ok_or_else(|| format!("unknown environment variable {name} (see --help)"))?;
         values.insert(setting.key, value.clone());
     }
-    for (key, value) in flags {
-        values.insert(key, value);
-    }
+    Ok(())
+}
 
-    let config = Config::from_values(&values)?;
-    if (out.is_some() || bindings) && subcommand.as_deref() != Some("export") {
+/// The command the arguments name, with its configuration.
+fn command(args: Args, config: Config) -> Result<Command, String> {
+    if (args.out.is_some() || args.bindings) && args.subcommand.as_deref() != Some("export") {
         return Err("--out and --bindings go with export".to_string());
     }
-    match subcommand.as_deref() {
+    match args.subcommand.as_deref() {
         Some("check") => Ok(Command::Check(config)),
         Some("export") => Ok(Command::Export {
             config,
-            out,
-            bindings,
+            out: args.out,
+            bindings: args.bindings,
         }),
         Some("import") => {
-            let file = import_file.ok_or("import needs the export file: edgecomm import FILE")?;
+            let file = args
+                .import_file
+                .ok_or("import needs the export file: edgecomm import FILE")?;
             Ok(Command::Import { config, file })
         }
         _ => Ok(Command::Serve(config)),
@@ -388,7 +434,10 @@ pub fn load(
 
 impl Config {
     /// Validates the merged textual values into typed settings.
-    fn from_values(values: &BTreeMap<&'static str, String>) -> Result<Config, String> {
+    fn from_values(
+        values: &BTreeMap<&'static str, String>,
+        read_file: ReadFile<'_>,
+    ) -> Result<Config, String> {
         let get = |key: &str| values.get(key).map(String::as_str).unwrap_or_default();
         let bad = |key: &str, expected: &str| {
             format!(
@@ -442,7 +491,7 @@ impl Config {
                 .map_err(|_| bad("accounts.admin_email", "an email address"))?,
             max_depth: u32::try_from(number("accounts.max_depth", 2, 64)?)
                 .map_err(|_| bad("accounts.max_depth", "a small number"))?,
-            realm: realm(get("sip.realm"))?,
+            realm: realm(get("sip.realm"), read_file)?,
             sip_listen: match get("sip.listen") {
                 "off" => None,
                 addr => {
@@ -489,10 +538,10 @@ fn sip_settings(
 
 /// The realm: as configured, or the host name when empty. A realm goes inside quoted digest
 /// parameters, so quotes, backslashes and controls are refused.
-fn realm(configured: &str) -> Result<String, String> {
+fn realm(configured: &str, read_file: ReadFile<'_>) -> Result<String, String> {
     let realm = if configured.is_empty() {
-        std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        read_file("/proc/sys/kernel/hostname")
+            .or_else(|_| read_file("/etc/hostname"))
             .map(|name| name.trim().to_string())
             .ok()
             .filter(|name| !name.is_empty())
@@ -593,7 +642,10 @@ mod tests {
             .map(|(key, value)| (key.to_string(), value.to_string()))
             .collect();
         let file = file.to_string();
-        load(&args, &env, &move |_| Ok(file.clone()))
+        load(&args, &env, &move |path| match path {
+            "/proc/sys/kernel/hostname" => Ok("pbx-7.example.net\n".to_string()),
+            _ => Ok(file.clone()),
+        })
     }
 
     fn serve(result: Result<Command, String>) -> Config {
@@ -611,6 +663,10 @@ mod tests {
         assert_eq!(config.cache_bytes, 16 * 1024 * 1024);
         assert_eq!(config.admin_email.as_str(), "admin@localhost");
         assert_eq!(config.max_depth, 16);
+        assert_eq!(
+            config.realm, "pbx-7.example.net",
+            "the host name, through the reader"
+        );
     }
 
     #[test]

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use crate::clock::UnixSecs;
+
 /// A `Result` whose error is the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -27,11 +29,17 @@ pub enum Error {
     /// The request conflicts with the current state (duplicate email, closed account, …).
     Conflict(String),
     /// The request body is larger than the limit.
-    TooLarge,
+    TooLarge {
+        /// The limit, bytes.
+        limit: usize,
+    },
     /// The body is not `application/x-www-form-urlencoded`.
     UnsupportedMediaType(String),
     /// Too many failed authentications from one address; try again later.
-    TooManyRequests,
+    TooManyRequests {
+        /// Seconds until the block ends.
+        retry_after: UnixSecs,
+    },
     /// A registration asked for a shorter time than the minimum (SIP 423, with `Min-Expires`).
     IntervalTooBrief {
         /// The shortest registration accepted, seconds.
@@ -55,9 +63,9 @@ impl Error {
             Error::NotFound(_) => 404,
             Error::MethodNotAllowed(_) => 405,
             Error::Conflict(_) => 409,
-            Error::TooLarge => 413,
+            Error::TooLarge { .. } => 413,
             Error::UnsupportedMediaType(_) => 415,
-            Error::TooManyRequests => 429,
+            Error::TooManyRequests { .. } => 429,
             Error::Corrupt(_) | Error::Store(_) | Error::Io(_) => 500,
         }
     }
@@ -72,8 +80,8 @@ impl Error {
             Error::Forbidden(_) | Error::Conflict(_) => (403, "Forbidden"),
             Error::NotFound(_) => (404, "Not Found"),
             Error::MethodNotAllowed(_) => (405, "Method Not Allowed"),
-            Error::TooLarge => (513, "Message Too Large"),
-            Error::TooManyRequests => (503, "Service Unavailable"),
+            Error::TooLarge { .. } => (513, "Message Too Large"),
+            Error::TooManyRequests { .. } => (503, "Service Unavailable"),
             Error::IntervalTooBrief { .. } => (423, "Interval Too Brief"),
             Error::Corrupt(_) | Error::Store(_) | Error::Io(_) => (500, "Server Internal Error"),
         }
@@ -89,9 +97,9 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::MethodNotAllowed(_) => "method_not_allowed",
             Error::Conflict(_) => "conflict",
-            Error::TooLarge => "body_too_large",
+            Error::TooLarge { .. } => "body_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
-            Error::TooManyRequests => "too_many_requests",
+            Error::TooManyRequests { .. } => "too_many_requests",
             Error::IntervalTooBrief { .. } => "interval_too_brief",
             Error::Corrupt(_) | Error::Store(_) | Error::Io(_) => "internal_error",
         }
@@ -108,8 +116,10 @@ impl Error {
             Error::Unauthorized => "missing or invalid credentials".to_string(),
             Error::NotFound(kind) => format!("{kind} not found"),
             Error::MethodNotAllowed(allow) => format!("method not allowed; allowed: {allow}"),
-            Error::TooLarge => "request body too large (limit 64 KiB)".to_string(),
-            Error::TooManyRequests => {
+            Error::TooLarge { limit } => {
+                format!("request body too large (limit {} KiB)", limit / 1024)
+            }
+            Error::TooManyRequests { .. } => {
                 "too many failed authentications from this address; retry later".to_string()
             }
             Error::IntervalTooBrief { min } => {

@@ -157,7 +157,9 @@ fn read_body(request: &mut tiny_http::Request) -> Result<Vec<u8>> {
         .body_length()
         .is_some_and(|len| len > MAX_BODY_BYTES)
     {
-        return Err(Error::TooLarge);
+        return Err(Error::TooLarge {
+            limit: MAX_BODY_BYTES,
+        });
     }
     let mut body = Vec::new();
     let limit = u64::try_from(MAX_BODY_BYTES + 1).unwrap_or(u64::MAX);
@@ -167,7 +169,9 @@ fn read_body(request: &mut tiny_http::Request) -> Result<Vec<u8>> {
         .read_to_end(&mut body)
         .map_err(|_| Error::Invalid("could not read the request body".to_string()))?;
     if body.len() > MAX_BODY_BYTES {
-        return Err(Error::TooLarge);
+        return Err(Error::TooLarge {
+            limit: MAX_BODY_BYTES,
+        });
     }
     Ok(body)
 }

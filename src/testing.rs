@@ -4,7 +4,7 @@
 
 use crate::clock::UnixSecs;
 use crate::domain::accounts::{self, Account, AccountChanges, Issued, Limits, NewAccount};
-use crate::domain::clients::{self, Client, NewClient, VoiceChanges};
+use crate::domain::clients::{self, Client, ClientChanges, NewClient, VoiceChanges};
 use crate::domain::{AccountRef, Email, Login, Password, Role, Status};
 use crate::error::Result;
 use crate::store::{check, Store};
@@ -107,6 +107,29 @@ impl World {
         let new = new_client(login, &format!("{login}-secret"));
         let owner = owner.sid.into();
         clients::create(&self.store, &self.root.as_caller(), &owner, new, REALM, NOW).unwrap()
+    }
+
+    /// The client with this login, as the API would show it.
+    pub fn client_named(&self, login: &str) -> Client {
+        Client::of(&self.store.client_by_login(login).unwrap().unwrap())
+    }
+
+    /// The root enables or disables `client`.
+    pub fn set_enabled(&self, client: &Client, enabled: bool) -> Result<Client> {
+        let changes = ClientChanges {
+            enabled: Some(enabled),
+            ..ClientChanges::default()
+        };
+        let (account, root) = (client.account.into(), self.root.as_caller());
+        clients::update(
+            &self.store,
+            &root,
+            &account,
+            &client.sid,
+            changes,
+            REALM,
+            NOW,
+        )
     }
 
     /// Fails the test when the store's invariant check finds anything.

@@ -2,7 +2,9 @@
 //! errors to responses.
 //!
 //! `handle` is a pure function of the application state and an [`ApiRequest`]; it knows no
-//! HTTP library (that is `http.rs`) and no database (that is `store/`). The order of work is
+//! HTTP library (that is `http.rs`) and names no store type: handlers pass `state.store` to
+//! the domain functions, which alone read and write it, and get back views without secrets
+//! (`Caller`, `Account`, `Client`, `Registration`). The order of work is
 //! fixed and visible: normalise the path and pick the format, match the route (404/405 need no
 //! credentials), authenticate, run the handler, and turn any error into a body in the
 //! negotiated format. Internal errors are logged here, once, and never shown.
@@ -346,7 +348,9 @@ pub fn error_response(req: &ApiRequest, format: Format, err: &Error) -> ApiRespo
             headers.push(("WWW-Authenticate", "Basic realm=\"edgecomm\"".to_string()));
         }
         Error::MethodNotAllowed(allow) => headers.push(("Allow", allow.to_string())),
-        Error::TooManyRequests => headers.push(("Retry-After", "60".to_string())),
+        Error::TooManyRequests { retry_after } => {
+            headers.push(("Retry-After", retry_after.to_string()))
+        }
         _ => {}
     }
     ApiResponse {

@@ -16,8 +16,14 @@ struct Api {
 
 impl Api {
     fn new() -> Api {
-        let Ok(Command::Serve(config)) = config::load(&[], &[], &|_| Ok(String::new())) else {
-            panic!("default config")
+        Api::with_flags(&[])
+    }
+
+    /// The API with these command-line settings over the defaults.
+    fn with_flags(flags: &[&str]) -> Api {
+        let args: Vec<String> = flags.iter().map(|flag| flag.to_string()).collect();
+        let Ok(Command::Serve(config)) = config::load(&args, &[], &|_| Ok(String::new())) else {
+            panic!("config from {flags:?}")
         };
         let world = World::new();
         let root_auth = basic(&world.root.sid.to_string(), &world.root_token);
@@ -281,7 +287,7 @@ fn routes_methods_and_auth_errors() {
 
 #[test]
 fn failed_logins_from_one_address_are_refused_with_429() {
-    let api = Api::new();
+    let api = Api::with_flags(&["--auth-backoff-secs", "45"]);
     let wrong = basic("admin@localhost", "wrongpass1");
     for _ in 0..10 {
         assert_eq!(
@@ -295,7 +301,12 @@ fn failed_logins_from_one_address_are_refused_with_429() {
         res.status, 429,
         "even good credentials wait out the back-off"
     );
-    assert!(res.headers.iter().any(|(name, _)| *name == "Retry-After"));
+    let retry_after = res.headers.iter().find(|(name, _)| *name == "Retry-After");
+    assert_eq!(
+        retry_after.map(|(_, value)| value.as_str()),
+        Some("45"),
+        "the configured back-off, not a constant"
+    );
 }
 
 #[test]

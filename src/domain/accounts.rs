@@ -291,29 +291,7 @@ pub fn update(
             "the account is closed and cannot be modified".to_string(),
         ));
     }
-    let parent_status = match record.parent {
-        Some(parent) => store.account(&parent)?.map(|parent| parent.status),
-        None => None,
-    };
-    let mut new_status = changes.status;
-    if new_status.is_none() && issued.is_some() && record.status == Status::Uninitialized {
-        // Setting a password is what initialises an account (SPEC.md §2.1).
-        new_status = Some(Status::Active);
-    }
-    if new_status == Some(Status::Active) {
-        if record.status == Status::Uninitialized && issued.is_none() {
-            return Err(Error::Conflict(
-                "an uninitialized account becomes active when its Password is set".to_string(),
-            ));
-        }
-        if parent_status.is_some_and(|status| status != Status::Active) {
-            return Err(Error::Conflict(
-                "an account cannot be more active than its parent; activate the parent first"
-                    .to_string(),
-            ));
-        }
-    }
-
+    let new_status = next_status(store, &record, changes.status, issued.is_some())?;
     if let Some(name) = changes.friendly_name {
         record.friendly_name = name.as_str().to_string();
     }
@@ -333,8 +311,49 @@ pub fn update(
         writes = cascade(store, &record, now)?;
     }
     writes.insert(0, record.clone());
-    // Closing removes the clients of every account it closes, in the same transaction; any
-    // account left not active loses its clients' live bindings right after the commit.
+    commit_statuses(store, &guard, &writes)?;
+    drop(guard);
+    Ok(Issued {
+        account: Account::of(&record),
+        auth_token,
+    })
+}
+
+/// The status an update leaves `record` in, if it changes: the one asked for, or `active`
+/// for an uninitialized account given a password (that is what initialises it, SPEC.md
+/// §2.1). Activation needs an initialised account and an active parent. Runs under the lock.
+fn next_status(
+    store: &Store,
+    record: &AccountRecord,
+    asked: Option<Status>,
+    password_set: bool,
+) -> Result<Option<Status>> {
+    let initialising = password_set && record.status == Status::Uninitialized;
+    let next = asked.or(initialising.then_some(Status::Active));
+    if next == Some(Status::Active) {
+        if record.status == Status::Uninitialized && !password_set {
+            return Err(Error::Conflict(
+                "an uninitialized account becomes active when its Password is set".to_string(),
+            ));
+        }
+        let parent_status = match record.parent {
+            Some(parent) => store.account(&parent)?.map(|parent| parent.status),
+            None => None,
+        };
+        if parent_status.is_some_and(|status| status != Status::Active) {
+            return Err(Error::Conflict(
+                "an account cannot be more active than its parent; activate the parent first"
+                    .to_string(),
+            ));
+        }
+    }
+    Ok(next)
+}
+
+/// Commits `writes` (an account and what its cascade changed) in one transaction. Closing
+/// removes the clients of every account it closes in the same transaction; any account left
+/// not active loses its clients' live bindings right after the commit.
+fn commit_statuses(store: &Store, guard: &WriteGuard<'_>, writes: &[AccountRecord]) -> Result<()> {
     let mut removed_clients = Vec::new();
     let mut silenced = Vec::new();
     for account in writes
@@ -347,13 +366,9 @@ pub fn update(
             removed_clients.extend(clients);
         }
     }
-    store.update_accounts(&guard, &writes, &removed_clients)?;
+    store.update_accounts(guard, writes, &removed_clients)?;
     store.drop_bindings(&silenced)?;
-    drop(guard);
-    Ok(Issued {
-        account: Account::of(&record),
-        auth_token,
-    })
+    Ok(())
 }
 
 /// Closes an account and its whole subtree (the API's DELETE). Closing oneself is refused.

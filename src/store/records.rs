@@ -3,7 +3,8 @@
 //! Records are JSON so that a data directory can be inspected by hand. They are not the API's
 //! wire types: they hold secrets (token and password hashes) that must never reach a response,
 //! and they change for different reasons. New fields get `#[serde(default)]`; renames and
-//! removals need a schema version bump in `store::migrate`.
+//! removals need a bump of `SCHEMA_VERSION` (in `store/mod.rs`, checked by `Store::open`)
+//! and a conversion of the older records.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

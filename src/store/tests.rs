@@ -6,7 +6,7 @@ use crate::domain::{self, clients};
 use crate::domain::{AccountRef, Role, Status};
 use crate::store::check;
 use crate::store::records::BindingRecord;
-use crate::testing::{new_client, World, NOW};
+use crate::testing::{World, NOW};
 
 #[test]
 fn store_check_reports_broken_invariants() {
@@ -172,49 +172,16 @@ mod record_cache {
     }
 
     #[test]
-    fn the_registrars_cached_view_follows_every_write() {
+    fn the_registrars_cached_view_follows_client_writes() {
         let world = World::new();
         let tenant = world.create(&world.root, "t@example.com", Role::Administrator);
-        let new = |login: &str| new_client(login, "phone-pass1");
-        let alice = clients::create(
-            &world.store,
-            &world.root.as_caller(),
-            &AccountRef::parse(&tenant.email),
-            new("alice"),
-            "r",
-            NOW,
-        )
-        .unwrap();
+        let alice = world.client(&tenant, "alice");
         let cached = world.store.auth_by_login("alice").unwrap().unwrap();
         assert!(cached.enabled);
-        assert_eq!(
-            world
-                .store
-                .auth_by_sid(&alice.sid)
-                .unwrap()
-                .unwrap()
-                .ha1_md5_hex(),
-            stored_ha1(&world, &alice)
-        );
-        assert_eq!(
-            world.store.account_status(&tenant.sid).unwrap(),
-            Some(Status::Active)
-        );
+        let by_sid = world.store.auth_by_sid(&alice.sid).unwrap().unwrap();
+        assert_eq!(by_sid.ha1_md5_hex(), stored_ha1(&world, &alice));
 
-        let disable = ClientChanges {
-            enabled: Some(false),
-            ..ClientChanges::default()
-        };
-        clients::update(
-            &world.store,
-            &world.root.as_caller(),
-            &AccountRef::parse(&tenant.email),
-            &alice.sid,
-            disable,
-            "r",
-            NOW,
-        )
-        .unwrap();
+        world.set_enabled(&alice, false).unwrap();
         assert!(!world.store.auth_by_login("alice").unwrap().unwrap().enabled);
         assert!(
             !world
@@ -229,55 +196,45 @@ mod record_cache {
             password: Some(crate::domain::Password::parse_sip("other-pass2").unwrap()),
             ..ClientChanges::default()
         };
+        let tenant_ref = AccountRef::parse(&tenant.email);
+        let root = world.root.as_caller();
         let rekeyed = clients::update(
             &world.store,
-            &world.root.as_caller(),
-            &AccountRef::parse(&tenant.email),
+            &root,
+            &tenant_ref,
             &alice.sid,
             rekey,
             "r",
             NOW,
         )
         .unwrap();
-        assert_eq!(
-            world
-                .store
-                .auth_by_login("alice")
-                .unwrap()
-                .unwrap()
-                .ha1_md5_hex(),
-            stored_ha1(&world, &rekeyed)
-        );
+        let cached = world.store.auth_by_login("alice").unwrap().unwrap();
+        assert_eq!(cached.ha1_md5_hex(), stored_ha1(&world, &rekeyed));
 
+        clients::delete(&world.store, &root, &tenant_ref, &alice.sid).unwrap();
+        assert!(world.store.auth_by_login("alice").unwrap().is_none());
+        assert!(world.store.auth_by_sid(&alice.sid).unwrap().is_none());
+        let again = world.client(&world.root, "alice");
+        assert_eq!(
+            world.store.auth_by_login("alice").unwrap().unwrap().sid,
+            again.sid
+        );
+    }
+
+    #[test]
+    fn the_registrars_cached_view_follows_account_writes() {
+        let world = World::new();
+        let tenant = world.create(&world.root, "t@example.com", Role::Administrator);
+        assert_eq!(
+            world.store.account_status(&tenant.sid).unwrap(),
+            Some(Status::Active)
+        );
         world
             .set_status(&world.root, &tenant, Status::Suspended)
             .unwrap();
         assert_eq!(
             world.store.account_status(&tenant.sid).unwrap(),
             Some(Status::Suspended)
-        );
-
-        clients::delete(
-            &world.store,
-            &world.root.as_caller(),
-            &AccountRef::parse(&tenant.email),
-            &alice.sid,
-        )
-        .unwrap();
-        assert!(world.store.auth_by_login("alice").unwrap().is_none());
-        assert!(world.store.auth_by_sid(&alice.sid).unwrap().is_none());
-        let again = clients::create(
-            &world.store,
-            &world.root.as_caller(),
-            &AccountRef::parse(&world.root.email),
-            new("alice"),
-            "r",
-            NOW,
-        )
-        .unwrap();
-        assert_eq!(
-            world.store.auth_by_login("alice").unwrap().unwrap().sid,
-            again.sid
         );
     }
 }

@@ -3,7 +3,6 @@
 
 use super::*;
 use crate::domain::accounts;
-use crate::domain::clients::{self, ClientChanges};
 use crate::domain::{AccountRef, Role, Status, Transport};
 use crate::sip::message;
 use crate::testing::credentials::{digest_authorization, nonce_of as nonce_in};
@@ -430,22 +429,9 @@ fn disabled_clients_and_inactive_accounts_get_403_and_lose_bindings() {
         rig.register("alice", "alice-secret", 1, CONTACT, T0).code,
         200
     );
-    let alice = rig.store().client_by_login("alice").unwrap().unwrap();
+    let alice = rig.world.client_named("alice");
     assert_eq!(rig.store().binding_count(&alice.sid, 0), 1);
-    let disable = ClientChanges {
-        enabled: Some(false),
-        ..ClientChanges::default()
-    };
-    clients::update(
-        rig.store(),
-        &rig.world.root.as_caller(),
-        &AccountRef::parse(&rig.world.root.email),
-        &alice.sid,
-        disable,
-        REALM,
-        0,
-    )
-    .unwrap();
+    rig.world.set_enabled(&alice, false).unwrap();
     assert_eq!(
         rig.store().binding_count(&alice.sid, 0),
         0,
@@ -455,20 +441,7 @@ fn disabled_clients_and_inactive_accounts_get_403_and_lose_bindings() {
         rig.register("alice", "alice-secret", 3, CONTACT, T0).code,
         403
     );
-    let enable = ClientChanges {
-        enabled: Some(true),
-        ..ClientChanges::default()
-    };
-    clients::update(
-        rig.store(),
-        &rig.world.root.as_caller(),
-        &AccountRef::parse(&rig.world.root.email),
-        &alice.sid,
-        enable,
-        REALM,
-        0,
-    )
-    .unwrap();
+    rig.world.set_enabled(&alice, true).unwrap();
     assert_eq!(
         rig.register("alice", "alice-secret", 5, CONTACT, T0).code,
         200
@@ -490,18 +463,9 @@ fn disabled_clients_and_inactive_accounts_get_403_and_lose_bindings() {
         .code,
         200
     );
-    let suspend = accounts::AccountChanges {
-        status: Some(Status::Suspended),
-        ..Default::default()
-    };
-    accounts::update(
-        rig.store(),
-        &rig.world.root.as_caller(),
-        &AccountRef::parse(&tenant.email),
-        suspend,
-        0,
-    )
-    .unwrap();
+    rig.world
+        .set_status(&rig.world.root, &tenant, Status::Suspended)
+        .unwrap();
     assert_eq!(rig.store().binding_count(&carol.sid, 0), 0);
     assert_eq!(
         rig.register(
