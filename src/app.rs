@@ -21,8 +21,8 @@ use crate::crypto;
 use crate::domain::{accounts, bindings, Password};
 use crate::error::Result;
 use crate::http::{self, HttpServer};
+use crate::sip::message::Peer;
 use crate::sip::transport::{self, SipListeners};
-use crate::sip::Peer;
 use crate::state::AppState;
 
 /// A server whose sockets are bound but which does not serve yet.

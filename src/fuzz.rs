@@ -12,9 +12,9 @@ use crate::clock::UnixSecs;
 use crate::config::SipSettings;
 use crate::domain::Transport;
 use crate::sip::digest::{self, Credentials};
+use crate::sip::message::Peer;
 use crate::sip::message::{self, NameAddr, SipUri};
 use crate::sip::registrar::Registrar;
-use crate::sip::Peer;
 use crate::sip::SipService;
 use crate::store::{backup, check, Store};
 

@@ -9,6 +9,18 @@
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use crate::domain::Transport;
+
+/// The source of a request.
+#[derive(Clone, Copy, Debug)]
+pub struct Peer {
+    /// Source address and port.
+    pub addr: SocketAddr,
+    /// Transport it came over.
+    pub transport: Transport,
+}
 
 /// Messages above this size are refused (SPEC.md §4).
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;

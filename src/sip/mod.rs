@@ -22,17 +22,8 @@ use crate::domain::Transport;
 use crate::store::Store;
 use crate::sync::lock;
 use generations::Generations;
-use message::{Message, Response, StartLine};
+use message::{Message, Peer, Response, StartLine};
 use registrar::Registrar;
-
-/// The source of a request.
-#[derive(Clone, Copy, Debug)]
-pub struct Peer {
-    /// Source address and port.
-    pub addr: SocketAddr,
-    /// Transport it came over.
-    pub transport: Transport,
-}
 
 /// Methods this server answers itself.
 const ALLOW: &str = "REGISTER, OPTIONS";

@@ -56,7 +56,7 @@ pub fn export(store: &Store, with_bindings: bool) -> Result<Vec<u8>> {
     }
     let mut bindings = Vec::new();
     if with_bindings {
-        for entry in store.bindings.iter() {
+        for entry in store.live.tree().iter() {
             bindings.push(records::decode::<BindingRecord>(&entry?.1)?);
         }
     }
@@ -111,7 +111,7 @@ pub fn import(store: &Store, bytes: &[u8]) -> Result<Imported> {
         &store.clients,
         &store.account_clients,
         &store.client_logins,
-        &store.bindings,
+        store.live.tree(),
     );
     trees
         .transaction(

@@ -9,39 +9,60 @@ use std::sync::{Mutex, MutexGuard};
 use crate::clock::UnixSecs;
 use crate::domain::ClientSid;
 use crate::error::Result;
+use crate::store::indexes;
 use crate::store::records::{self, BindingRecord};
-use crate::store::{indexes, Store};
 use crate::sync::lock;
 
+/// The bindings in memory, sharded by client, over the tree that keeps them for a restart.
+/// A client's shard lock serialises every change to its bindings, so the tree follows the
+/// map. Sharded so that UDP workers registering different phones do not queue on one lock
+/// (or on one preempted holder) during a storm.
+pub(super) struct LiveBindings {
+    /// Client id ++ contact hash → `BindingRecord`. Soft state: written without a flush.
+    tree: sled::Tree,
+    shards: Vec<Mutex<Shard>>,
+}
+
 /// One shard of the in-memory bindings.
-pub(super) type LiveBindings = HashMap<ClientSid, Vec<BindingRecord>>;
+type Shard = HashMap<ClientSid, Vec<BindingRecord>>;
 
 /// Shards of the in-memory bindings; SIDs are random, so their first byte spreads clients evenly.
-pub(super) const BINDING_SHARDS: usize = 16;
+const BINDING_SHARDS: usize = 16;
 
-pub(super) fn shard_of(client: &ClientSid) -> usize {
+fn shard_of(client: &ClientSid) -> usize {
     usize::from(client.as_bytes()[0]) % BINDING_SHARDS
 }
 
-/// A panic under a shard lock can at worst have taken one client's list out of memory (soft
-/// state: the tree still has it for a restart, and the phone re-registers); take it over.
-pub(super) fn lock_live(shard: &Mutex<LiveBindings>) -> MutexGuard<'_, LiveBindings> {
-    lock(shard)
+impl LiveBindings {
+    /// Empty shards over `tree` (call `load` to fill them).
+    pub fn new(tree: sled::Tree) -> LiveBindings {
+        LiveBindings {
+            tree,
+            shards: (0..BINDING_SHARDS)
+                .map(|_| Mutex::new(HashMap::new()))
+                .collect(),
+        }
+    }
+
+    /// The tree, for export and import.
+    pub fn tree(&self) -> &sled::Tree {
+        &self.tree
+    }
 }
 
-impl Store {
+impl LiveBindings {
     /// Loads the persisted bindings into memory, dropping the expired ones and those of the
     /// clients `may_keep` refuses (asked once per client), from memory and from the tree.
     /// Returns how many were kept.
-    pub fn load_bindings(
+    pub fn load(
         &self,
         now: UnixSecs,
         mut may_keep: impl FnMut(&ClientSid) -> Result<bool>,
     ) -> Result<usize> {
-        let mut live: Vec<LiveBindings> = (0..BINDING_SHARDS).map(|_| HashMap::new()).collect();
+        let mut live: Vec<Shard> = (0..BINDING_SHARDS).map(|_| HashMap::new()).collect();
         let mut stale = Vec::new();
         let mut usable: HashMap<ClientSid, bool> = HashMap::new();
-        for entry in self.bindings.iter() {
+        for entry in self.tree.iter() {
             let (key, value) = entry?;
             let record: BindingRecord = records::decode(&value)?;
             let ok = match usable.get(&record.client) {
@@ -66,17 +87,17 @@ impl Store {
             }
         }
         for key in stale {
-            self.bindings.remove(key)?;
+            self.tree.remove(key)?;
         }
         let kept = live.iter().flat_map(HashMap::values).map(Vec::len).sum();
-        for (shard, loaded) in self.live_bindings.iter().zip(live) {
-            *lock_live(shard) = loaded;
+        for (shard, loaded) in self.shards.iter().zip(live) {
+            *lock(shard) = loaded;
         }
         Ok(kept)
     }
 
     /// The current bindings of a client (expired ones included until the sweeper runs).
-    pub fn bindings(&self, client: &ClientSid) -> Vec<BindingRecord> {
+    pub fn of(&self, client: &ClientSid) -> Vec<BindingRecord> {
         self.live_of(client)
             .get(client)
             .cloned()
@@ -84,7 +105,7 @@ impl Store {
     }
 
     /// How many unexpired bindings a client has.
-    pub fn binding_count(&self, client: &ClientSid, now: UnixSecs) -> usize {
+    pub fn count(&self, client: &ClientSid, now: UnixSecs) -> usize {
         self.live_of(client).get(client).map_or(0, |list| {
             list.iter()
                 .filter(|binding| binding.expires_at > now)
@@ -105,7 +126,7 @@ impl Store {
     /// every half grant costs a write every other refresh, and one re-registering in a boot
     /// storm loop far fewer; a stale Call-ID or CSeq after a restart only skips an ordering
     /// check (RFC 3261 §10.3 step 7), it never refuses a newer request.
-    pub fn update_bindings<T>(
+    pub fn update<T>(
         &self,
         client: &ClientSid,
         now: UnixSecs,
@@ -114,7 +135,7 @@ impl Store {
         let mut live = self.live_of(client);
         let before = live.get(client).map_or(&[][..], Vec::as_slice);
         let (mut after, out) = change(before)?;
-        self.write_bindings(now, before, &mut after)?;
+        self.write(now, before, &mut after)?;
         if after.is_empty() {
             live.remove(client);
         } else {
@@ -126,9 +147,9 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes what changed between `before` and `after` to the tree (see `update_bindings`
-    /// for when a refresh is written) and records in `after` what the tree now holds.
-    fn write_bindings(
+    /// Writes what changed between `before` and `after` to the tree (see `update` for when a
+    /// refresh is written) and records in `after` what the tree now holds.
+    fn write(
         &self,
         now: UnixSecs,
         before: &[BindingRecord],
@@ -136,7 +157,7 @@ impl Store {
     ) -> Result<()> {
         for old in before {
             if !after.iter().any(|binding| binding.contact == old.contact) {
-                self.bindings.remove(indexes::binding_key(old))?;
+                self.tree.remove(indexes::binding_key(old))?;
             }
         }
         for binding in after.iter_mut() {
@@ -148,7 +169,7 @@ impl Store {
                     || 2 * (old.stored_expires_at - now) < granted
             });
             if write {
-                self.bindings
+                self.tree
                     .insert(indexes::binding_key(binding), records::encode(binding)?)?;
                 binding.stored_expires_at = binding.expires_at;
             } else if let Some(old) = stored {
@@ -159,12 +180,12 @@ impl Store {
     }
 
     /// Drops every binding of these clients at once (disabled, deleted, account not active).
-    pub fn drop_bindings(&self, clients: &[ClientSid]) -> Result<usize> {
+    pub fn drop(&self, clients: &[ClientSid]) -> Result<usize> {
         let mut dropped = 0;
         for client in clients {
             let mut live = self.live_of(client);
             for binding in live.remove(client).unwrap_or_default() {
-                self.bindings.remove(indexes::binding_key(&binding))?;
+                self.tree.remove(indexes::binding_key(&binding))?;
                 dropped += 1;
             }
         }
@@ -172,13 +193,13 @@ impl Store {
     }
 
     /// Removes expired bindings from memory and from the tree; returns how many.
-    pub fn purge_expired_bindings(&self, now: UnixSecs) -> Result<usize> {
+    pub fn purge_expired(&self, now: UnixSecs) -> Result<usize> {
         let mut purged = 0;
-        for shard in &self.live_bindings {
-            let mut live = lock_live(shard);
+        for shard in &self.shards {
+            let mut live = lock(shard);
             for list in live.values_mut() {
                 for binding in list.iter().filter(|binding| binding.expires_at <= now) {
-                    self.bindings.remove(indexes::binding_key(binding))?;
+                    self.tree.remove(indexes::binding_key(binding))?;
                     purged += 1;
                 }
                 list.retain(|binding| binding.expires_at > now);
@@ -189,7 +210,9 @@ impl Store {
     }
 
     /// The locked shard that holds `client`'s bindings.
-    fn live_of(&self, client: &ClientSid) -> MutexGuard<'_, LiveBindings> {
-        lock_live(&self.live_bindings[shard_of(client)])
+    fn live_of(&self, client: &ClientSid) -> MutexGuard<'_, Shard> {
+        // A panic under a shard lock can at worst have taken one client's list out of memory
+        // (soft state: the tree still has it for a restart, and the phone re-registers).
+        lock(&self.shards[shard_of(client)])
     }
 }

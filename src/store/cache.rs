@@ -8,22 +8,20 @@
 //! outlive the write that made it stale.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::domain::{AccountSid, ClientSid, Status};
 use crate::error::Result;
-use crate::store::records::{ClientAuth, ClientRecord};
-use crate::store::Store;
+use crate::store::records::{AccountRecord, ClientAuth, ClientRecord};
 use crate::sync::lock;
 
-/// What the registrar reads on every REGISTER, decoded once: client credentials by login and
-/// by id, and account statuses. Decoding JSON records was a third of all instructions of a
-/// REGISTER (callgrind). Kept trivially in step with the store: every write of an account or
-/// a client clears it whole (admin writes are rare) and bumps `generation`; a reader that
-/// read the tree before such a write sees the generation changed and does not insert, so a
-/// stale entry can never outlive the write that made it stale.
+/// The cache. Each lookup is given the tree read to run on a miss, so this file knows no
+/// tree and the store's methods stay one line each.
 #[derive(Default)]
-pub(super) struct RecordCache {
+pub(super) struct RecordCache(Mutex<Entries>);
+
+#[derive(Default)]
+struct Entries {
     generation: u64,
     by_login: HashSet<ByLogin>,
     by_sid: HashMap<ClientSid, Arc<ClientAuth>>,
@@ -59,50 +57,64 @@ impl Eq for ByLogin {}
 /// Entries beyond which the cache starts over (a box with more clients just decodes more).
 const CACHE_MAX: usize = 200_000;
 
-impl Store {
-    /// The registration credentials of a client, by login (cached).
-    pub fn auth_by_login(&self, login: &str) -> Result<Option<Arc<ClientAuth>>> {
+type Read<T> = Result<Option<T>>;
+
+impl RecordCache {
+    /// A client's credentials by login; `read` reads the record on a miss.
+    pub fn by_login(
+        &self,
+        login: &str,
+        read: impl FnOnce() -> Read<ClientRecord>,
+    ) -> Read<Arc<ClientAuth>> {
         let generation = {
-            let cache = self.lock_cache();
+            let cache = self.lock();
             if let Some(found) = cache.by_login.get(login) {
                 return Ok(Some(found.0.clone()));
             }
             cache.generation
         };
-        let Some(record) = self.client_by_login(login)? else {
+        let Some(record) = read()? else {
             return Ok(None);
         };
         self.remember(generation, &record).map(Some)
     }
 
-    /// The registration credentials of a client, by id (cached).
-    pub fn auth_by_sid(&self, sid: &ClientSid) -> Result<Option<Arc<ClientAuth>>> {
+    /// A client's credentials by id; `read` reads the record on a miss.
+    pub fn by_sid(
+        &self,
+        sid: &ClientSid,
+        read: impl FnOnce() -> Read<ClientRecord>,
+    ) -> Read<Arc<ClientAuth>> {
         let generation = {
-            let cache = self.lock_cache();
+            let cache = self.lock();
             if let Some(found) = cache.by_sid.get(sid) {
                 return Ok(Some(found.clone()));
             }
             cache.generation
         };
-        let Some(record) = self.client(sid)? else {
+        let Some(record) = read()? else {
             return Ok(None);
         };
         self.remember(generation, &record).map(Some)
     }
 
-    /// An account's status (cached).
-    pub fn account_status(&self, sid: &AccountSid) -> Result<Option<Status>> {
+    /// An account's status; `read` reads the record on a miss.
+    pub fn status(
+        &self,
+        sid: &AccountSid,
+        read: impl FnOnce() -> Read<AccountRecord>,
+    ) -> Read<Status> {
         let generation = {
-            let cache = self.lock_cache();
+            let cache = self.lock();
             if let Some(status) = cache.statuses.get(sid) {
                 return Ok(Some(*status));
             }
             cache.generation
         };
-        let Some(record) = self.account(sid)? else {
+        let Some(record) = read()? else {
             return Ok(None);
         };
-        let mut cache = self.lock_cache();
+        let mut cache = self.lock();
         if cache.generation == generation && cache.statuses.len() < CACHE_MAX {
             cache.statuses.insert(*sid, record.status);
         }
@@ -110,7 +122,7 @@ impl Store {
     }
 
     fn remember(&self, generation: u64, record: &ClientRecord) -> Result<Arc<ClientAuth>> {
-        let mut cache = self.lock_cache();
+        let mut cache = self.lock();
         let realm = match &cache.realm {
             Some(realm) if **realm == *record.realm => realm.clone(),
             _ => Arc::from(record.realm.as_str()),
@@ -124,17 +136,17 @@ impl Store {
         Ok(auth)
     }
 
-    fn lock_cache(&self) -> MutexGuard<'_, RecordCache> {
-        lock(&self.cache)
+    /// Empties the cache; called after every account or client write, before its flush.
+    pub fn invalidate(&self) {
+        let mut cache = self.lock();
+        let generation = cache.generation + 1;
+        *cache = Entries {
+            generation,
+            ..Entries::default()
+        };
     }
 
-    /// Empties the cache; called after every account or client write, before its flush.
-    pub(super) fn invalidate(&self) {
-        let mut cache = self.lock_cache();
-        let generation = cache.generation + 1;
-        *cache = RecordCache {
-            generation,
-            ..RecordCache::default()
-        };
+    fn lock(&self) -> MutexGuard<'_, Entries> {
+        lock(&self.0)
     }
 }

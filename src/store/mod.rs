@@ -10,29 +10,29 @@
 //! so a cascade scans under the lock and then commits everything it found in one transaction.
 //! Reads never take the lock.
 
+mod accounts;
 pub mod backup;
 mod bindings;
 mod cache;
 pub mod check;
+mod clients;
 mod indexes;
 pub mod keys;
 pub mod records;
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
-use sled::transaction::{abort, TransactionError};
-use sled::Transactional;
+use sled::transaction::TransactionError;
 
+use crate::clock::UnixSecs;
 use crate::domain::{AccountSid, ClientSid, Status};
 use crate::error::{Error, Result};
 use crate::sync::lock;
-use bindings::{LiveBindings, BINDING_SHARDS};
+use bindings::LiveBindings;
 use cache::RecordCache;
-use indexes::{AccountRows, AccountTrees, ClientRows, ClientTrees};
-use records::{AccountRecord, ClientRecord};
+use records::{BindingRecord, ClientAuth};
 
 /// The schema version this binary writes; `open` refuses newer data.
 const SCHEMA_VERSION: u32 = 1;
@@ -56,15 +56,11 @@ pub struct Store {
     account_clients: sled::Tree,
     /// Login ++ 0xFF → client id. Unique.
     client_logins: sled::Tree,
-    /// Client id ++ contact hash → `BindingRecord`. Soft state: written without a flush.
-    bindings: sled::Tree,
-    /// The bindings, in memory: the registrar and the API read only this. A client's shard
-    /// lock also serialises every change to its bindings, so the tree follows the map.
-    /// Sharded by client so that UDP workers registering different phones do not queue on
-    /// one lock (or on one preempted holder) during a storm.
-    live_bindings: Vec<Mutex<LiveBindings>>,
-    /// Decoded copies of what the registrar reads on every REGISTER (see `cache.rs`).
-    cache: Mutex<RecordCache>,
+
+    /// The bindings, in memory (what the registrar and the API read) and in their tree.
+    live: LiveBindings,
+    /// Decoded copies of what the registrar reads on every REGISTER.
+    cache: RecordCache,
     write_lock: Mutex<()>,
 }
 
@@ -139,11 +135,8 @@ impl Store {
             clients: db.open_tree("clients")?,
             account_clients: db.open_tree("account_clients")?,
             client_logins: db.open_tree("client_logins")?,
-            bindings: db.open_tree("bindings")?,
-            live_bindings: (0..BINDING_SHARDS)
-                .map(|_| Mutex::new(HashMap::new()))
-                .collect(),
-            cache: Mutex::new(RecordCache::default()),
+            live: LiveBindings::new(db.open_tree("bindings")?),
+            cache: RecordCache::default(),
             db,
             write_lock: Mutex::new(()),
         })
@@ -162,8 +155,66 @@ impl Store {
 
     /// Every account or client write ends here: the cache starts over, then the flush.
     fn written(&self) -> Result<()> {
-        self.invalidate();
+        self.cache.invalidate();
         self.flush()
+    }
+
+    /// The registration credentials of a client, by login (cached).
+    pub fn auth_by_login(&self, login: &str) -> Result<Option<Arc<ClientAuth>>> {
+        self.cache.by_login(login, || self.client_by_login(login))
+    }
+
+    /// The registration credentials of a client, by id (cached).
+    pub fn auth_by_sid(&self, sid: &ClientSid) -> Result<Option<Arc<ClientAuth>>> {
+        self.cache.by_sid(sid, || self.client(sid))
+    }
+
+    /// An account's status (cached).
+    pub fn account_status(&self, sid: &AccountSid) -> Result<Option<Status>> {
+        self.cache.status(sid, || self.account(sid))
+    }
+
+    /// Loads the stored bindings into memory, dropping expired ones and those of the clients
+    /// `may_keep` refuses, from memory and from disk. Returns how many were kept.
+    pub fn load_bindings(
+        &self,
+        now: UnixSecs,
+        may_keep: impl FnMut(&ClientSid) -> Result<bool>,
+    ) -> Result<usize> {
+        self.live.load(now, may_keep)
+    }
+
+    /// The current bindings of a client (expired ones included until the sweeper runs).
+    pub fn bindings(&self, client: &ClientSid) -> Vec<BindingRecord> {
+        self.live.of(client)
+    }
+
+    /// How many unexpired bindings a client has.
+    pub fn binding_count(&self, client: &ClientSid, now: UnixSecs) -> usize {
+        self.live.count(client, now)
+    }
+
+    /// Runs `change` on a client's bindings under its shard lock: it gets them as they are
+    /// and returns them as they shall be, with a value for the caller. What changed reaches
+    /// the tree without a flush, and a refresh a restart does not need is not written at all
+    /// (see `bindings.rs`). `change` may read the store (reads take no lock).
+    pub fn update_bindings<T>(
+        &self,
+        client: &ClientSid,
+        now: UnixSecs,
+        change: impl FnOnce(&[BindingRecord]) -> Result<(Vec<BindingRecord>, T)>,
+    ) -> Result<T> {
+        self.live.update(client, now, change)
+    }
+
+    /// Drops every binding of these clients at once (disabled, deleted, account not active).
+    pub fn drop_bindings(&self, clients: &[ClientSid]) -> Result<usize> {
+        self.live.drop(clients)
+    }
+
+    /// Removes expired bindings from memory and from the tree; returns how many.
+    pub fn purge_expired_bindings(&self, now: UnixSecs) -> Result<usize> {
+        self.live.purge_expired(now)
     }
 
     /// Makes every later sequence number at least `floor` (after an import).
@@ -182,205 +233,6 @@ impl Store {
     /// True when no account exists yet (first start).
     pub fn is_empty(&self) -> Result<bool> {
         Ok(self.accounts.is_empty())
-    }
-
-    /// Reads one account.
-    pub fn account(&self, sid: &AccountSid) -> Result<Option<AccountRecord>> {
-        match self.accounts.get(keys::account(sid))? {
-            Some(bytes) => Ok(Some(records::decode(&bytes)?)),
-            None => Ok(None),
-        }
-    }
-
-    /// Reads one account through the email index (`email_key` is case-folded).
-    pub fn account_by_email(&self, email_key: &str) -> Result<Option<AccountRecord>> {
-        match self.account_emails.get(keys::email(email_key))? {
-            Some(id) => self.account(&keys::decode_account(&id)?),
-            None => Ok(None),
-        }
-    }
-
-    /// The direct children of an account.
-    pub fn children(&self, parent: &AccountSid) -> Result<Vec<AccountSid>> {
-        let mut out = Vec::new();
-        for entry in self.account_children.scan_prefix(keys::account(parent)) {
-            let (key, _) = entry?;
-            out.push(keys::decode_child(&key)?.1);
-        }
-        Ok(out)
-    }
-
-    /// Every account record, in key order (for checks and export).
-    pub fn all_accounts(&self) -> Result<Vec<AccountRecord>> {
-        self.accounts
-            .iter()
-            .map(|entry| records::decode(&entry?.1))
-            .collect()
-    }
-
-    /// Inserts a new account with its email and parent indexes, atomically, then flushes.
-    /// A taken email is a `Conflict`, found inside the transaction.
-    pub fn insert_account(&self, _guard: &WriteGuard<'_>, record: &AccountRecord) -> Result<()> {
-        let rows = AccountRows::of(record)?;
-        (&self.accounts, &self.account_emails, &self.account_children)
-            .transaction(|(accounts, emails, children)| {
-                if emails.get(&rows.email)?.is_some() {
-                    return abort(Error::Conflict(format!(
-                        "an account with EmailAddress {} already exists",
-                        record.email
-                    )));
-                }
-                if accounts.get(rows.id)?.is_some() {
-                    return abort(Error::Conflict("account sid collision".to_string()));
-                }
-                rows.insert(&AccountTrees {
-                    accounts,
-                    emails,
-                    children,
-                })
-            })
-            .map_err(Error::from)?;
-        self.written()
-    }
-
-    /// Replaces existing account records (never their email or parent) and removes the given
-    /// clients with their index entries, all in one transaction, then flushes. Used for single
-    /// updates and for whole-subtree status cascades (closing removes the subtree's clients).
-    pub fn update_accounts(
-        &self,
-        _guard: &WriteGuard<'_>,
-        updated: &[AccountRecord],
-        removed_clients: &[ClientRecord],
-    ) -> Result<()> {
-        let encoded = updated
-            .iter()
-            .map(|record| Ok((keys::account(&record.sid), records::encode(record)?)))
-            .collect::<Result<Vec<_>>>()?;
-        let removals: Vec<ClientRows> = removed_clients.iter().map(ClientRows::of).collect();
-        (
-            &self.accounts,
-            &self.clients,
-            &self.account_clients,
-            &self.client_logins,
-        )
-            .transaction(|(accounts, clients, account_clients, logins)| {
-                for (id, value) in &encoded {
-                    if accounts.get(id)?.is_none() {
-                        return abort(Error::NotFound("account"));
-                    }
-                    accounts.insert(id, value.as_slice())?;
-                }
-                let trees = ClientTrees {
-                    clients,
-                    account_clients,
-                    logins,
-                };
-                for rows in &removals {
-                    rows.remove(&trees)?;
-                }
-                Ok(())
-            })
-            .map_err(Error::from)?;
-        self.written()
-    }
-
-    /// Reads one client.
-    pub fn client(&self, sid: &ClientSid) -> Result<Option<ClientRecord>> {
-        match self.clients.get(keys::client(sid))? {
-            Some(bytes) => Ok(Some(records::decode(&bytes)?)),
-            None => Ok(None),
-        }
-    }
-
-    /// Reads one client through the login index.
-    pub fn client_by_login(&self, login: &str) -> Result<Option<ClientRecord>> {
-        match self.client_logins.get(keys::login(login))? {
-            Some(id) => self.client(&keys::decode_client(&id)?),
-            None => Ok(None),
-        }
-    }
-
-    /// The clients of one account, in no particular order.
-    pub fn account_clients(&self, account: &AccountSid) -> Result<Vec<ClientRecord>> {
-        let mut out = Vec::new();
-        for entry in self.account_clients.scan_prefix(keys::account(account)) {
-            let (key, _) = entry?;
-            let (_, client) = keys::decode_account_client(&key)?;
-            let record = self.client(&client)?.ok_or_else(|| {
-                Error::Corrupt(format!("account edge to missing client {client}"))
-            })?;
-            out.push(record);
-        }
-        Ok(out)
-    }
-
-    /// Inserts a new client with its indexes, atomically, then flushes. A taken login is a
-    /// `Conflict`; an account that is gone or closed is a `Conflict` too, both found inside
-    /// the transaction.
-    pub fn insert_client(&self, _guard: &WriteGuard<'_>, record: &ClientRecord) -> Result<()> {
-        let value = records::encode(record)?;
-        let rows = ClientRows::of(record);
-        let account_key = keys::account(&record.account);
-        (
-            &self.accounts,
-            &self.clients,
-            &self.account_clients,
-            &self.client_logins,
-        )
-            .transaction(|(accounts, clients, account_clients, logins)| {
-                let open = match accounts.get(account_key)? {
-                    Some(bytes) => records::decode::<AccountRecord>(&bytes)
-                        .map(|account| account.status != Status::Closed)
-                        .unwrap_or(false),
-                    None => false,
-                };
-                if !open {
-                    return abort(Error::Conflict("the account is closed".to_string()));
-                }
-                if logins.get(rows.login.as_slice())?.is_some() {
-                    return abort(Error::Conflict(format!(
-                        "a client with Login {} already exists",
-                        record.login
-                    )));
-                }
-                let trees = ClientTrees {
-                    clients,
-                    account_clients,
-                    logins,
-                };
-                rows.insert(&trees, &value)
-            })
-            .map_err(Error::from)?;
-        self.written()
-    }
-
-    /// Replaces an existing client record (never its login or account), then flushes.
-    pub fn update_client(&self, _guard: &WriteGuard<'_>, record: &ClientRecord) -> Result<()> {
-        let value = records::encode(record)?;
-        let id = keys::client(&record.sid);
-        self.clients
-            .transaction(|clients| {
-                if clients.get(id)?.is_none() {
-                    return abort(Error::NotFound("client"));
-                }
-                clients.insert(&id, value.as_slice())?;
-                Ok(())
-            })
-            .map_err(Error::from)?;
-        self.written()
-    }
-
-    /// Writes a login index entry with no client behind it: for tests of `check` only.
-    #[cfg(test)]
-    pub(crate) fn corrupt_login_index(&self, login: &str, sid: &ClientSid) -> Result<()> {
-        self.client_logins
-            .insert(keys::login(login), &sid.as_bytes()[..])?;
-        Ok(())
-    }
-
-    /// Removes a client and its index entries in one transaction, then flushes.
-    pub fn delete_client(&self, guard: &WriteGuard<'_>, record: &ClientRecord) -> Result<()> {
-        self.update_accounts(guard, &[], std::slice::from_ref(record))
     }
 }
 

@@ -9,9 +9,9 @@ use crate::clock::UnixSecs;
 use crate::crypto;
 use crate::error::{Error, Result};
 use crate::sip::digest::{self, Algorithm, Credentials, NonceCheck};
+use crate::sip::message::Peer;
 use crate::sip::message::{Message, Response};
 use crate::sip::nonces::NonceUseCheck;
-use crate::sip::Peer;
 use crate::store::records::ClientAuth;
 use crate::store::Store;
 
