@@ -6,6 +6,10 @@
 //! one fail2ban line (`auth failed: user=… source=ip:port reason=…`) and counts against the
 //! source address; an address over the limit is ignored (`None`: nothing is sent back).
 //! Unknown user, wrong password, replayed or dead nonce all get the same fresh challenge.
+//!
+//! The registrar does the protocol work only: `request.rs` reads what a REGISTER says,
+//! `authentication.rs` evaluates its credentials, and this file answers. What the bindings
+//! become is decided by `domain::bindings`, which owns the rules of RFC 3261 §10.3.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -15,12 +19,10 @@ use crate::auth::Limiter;
 use crate::clock::UnixSecs;
 use crate::config::SipSettings;
 use crate::crypto;
-use crate::domain::bindings;
-use crate::domain::http_date;
+use crate::domain::{bindings, http_date};
 use crate::error::{Error, Result};
 use crate::sip::digest;
-use crate::sip::message::Peer;
-use crate::sip::message::{Message, Response};
+use crate::sip::message::{Message, Peer, Response};
 use crate::sip::nonces::NonceTracker;
 use crate::store::Store;
 use crate::sync::lock;

@@ -20,8 +20,7 @@ use crate::clock::{self, UnixSecs};
 use crate::config::SipSettings;
 use crate::domain::Transport;
 use crate::error::{Error, Result};
-use crate::sip::message::Peer;
-use crate::sip::message::{self, MAX_MESSAGE_BYTES};
+use crate::sip::message::{self, Peer, MAX_MESSAGE_BYTES};
 use crate::sync::lock;
 
 /// What the listeners serve: one message, its source and its time of arrival to the bytes to

@@ -9,6 +9,12 @@
 //! [`WriteGuard`] and passed back in: sled 0.34 cannot scan inside a transaction (sled#1143),
 //! so a cascade scans under the lock and then commits everything it found in one transaction.
 //! Reads never take the lock.
+//!
+//! Layout: this file opens the database and holds the trees; `accounts.rs` and `clients.rs`
+//! read and write each entity, `indexes.rs` knows every row a record occupies, `keys.rs` every
+//! key layout, `records.rs` the stored forms; `bindings.rs` and `cache.rs` are the two parts
+//! held in memory (live bindings, the registrar's decoded records), reached through the
+//! methods here.
 
 mod accounts;
 pub mod backup;

@@ -6,8 +6,7 @@ use super::Registrar;
 use crate::clock::UnixSecs;
 use crate::domain::bindings::Contact;
 use crate::error::{Error, Result};
-use crate::sip::message::Peer;
-use crate::sip::message::{Message, NameAddr, Response, SipUri, StartLine};
+use crate::sip::message::{Message, NameAddr, Peer, Response, SipUri, StartLine};
 use crate::store::records::BindingRecord;
 
 /// The user a REGISTER is addressed to, and its CSeq number, once the request is known to be
