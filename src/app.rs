@@ -68,11 +68,8 @@ impl App {
             .spawn_workers(Arc::new(serve_api), self.state.config.http_workers);
         let (http_addr, sip_addr) = (self.http_addr(), self.sip_addr());
         if let Some(sip) = self.sip {
-            let state = self.state.clone();
-            let serve_sip = move |bytes: &[u8], peer: Peer, now: UnixSecs| {
-                state.sip.handle_message(&state.store, bytes, peer, now)
-            };
-            workers.extend(sip.spawn(Arc::new(serve_sip), &self.state.config.sip)?);
+            let serve_sip = Arc::new(SipServer(self.state.clone()));
+            workers.extend(sip.spawn(serve_sip, &self.state.config.sip)?);
         }
         workers.push(spawn_sweeper(self.state.clone())?);
         let sip_text = sip_addr.map_or_else(|| "off".to_string(), |addr| addr.to_string());
@@ -90,6 +87,19 @@ impl App {
             let _ = worker.join();
         }
         Ok(())
+    }
+}
+
+/// The SIP listeners' handler: the SIP service over the store.
+struct SipServer(Arc<AppState>);
+
+impl transport::Serve for SipServer {
+    fn message(&self, bytes: &[u8], peer: Peer, now: UnixSecs) -> Option<Vec<u8>> {
+        self.0.sip.handle_message(&self.0.store, bytes, peer, now)
+    }
+
+    fn holds_registration(&self, peer: Peer, now: UnixSecs) -> bool {
+        bindings::registered_over(&self.0.store, peer.addr, peer.transport, now)
     }
 }
 

@@ -16,6 +16,7 @@ use base64::Engine;
 
 use crate::clock::UnixSecs;
 use crate::domain::accounts::{self, Caller};
+use crate::domain::rfc2822;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::sync::lock;
@@ -70,8 +71,11 @@ impl<K: Hash + Eq> Limiter<K> {
         }
     }
 
-    /// Records one failure; the failure that reaches the limit starts the back-off.
-    pub fn record_failure(&self, key: K, now: UnixSecs) {
+    /// Records one failure; the failure that reaches the limit starts the back-off, and then
+    /// the answer is when it ends (callers log that once: a block that starts unseen cannot
+    /// be told from an outage).
+    #[must_use = "a block that starts should be logged"]
+    pub fn record_failure(&self, key: K, now: UnixSecs) -> Option<UnixSecs> {
         let mut entries = self.lock();
         if entries.len() >= MAX_TRACKED && !entries.contains_key(&key) {
             let window = self.window_secs;
@@ -88,7 +92,7 @@ impl<K: Hash + Eq> Limiter<K> {
             if entries.len() >= 2 * MAX_TRACKED {
                 // Blocked entries are never forgotten early; past this a flood of new keys is
                 // not tracked, so memory stays bounded (the other limiter still applies).
-                return;
+                return None;
             }
         }
         let entry = entries.entry(key).or_insert(Entry {
@@ -101,20 +105,30 @@ impl<K: Hash + Eq> Limiter<K> {
             entry.failures = 0;
         }
         entry.failures += 1;
-        if entry.failures >= self.max_failures {
-            entry.blocked_until = now + self.backoff_secs;
-            entry.failures = 0;
-            entry.window_start = now;
+        if entry.failures < self.max_failures {
+            return None;
         }
+        entry.blocked_until = now + self.backoff_secs;
+        entry.failures = 0;
+        entry.window_start = now;
+        Some(entry.blocked_until)
     }
 
-    /// Forgets a key's failures after a successful login.
-    pub fn record_success<Q>(&self, key: &Q)
+    /// Forgets a key's failures after a successful login, unless it is blocked: a phone
+    /// that may still register from a blocked address (it holds a live registration there)
+    /// must not lift the block for the strangers beside it.
+    pub fn record_success<Q>(&self, key: &Q, now: UnixSecs)
     where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
-        self.lock().remove(key);
+        let mut entries = self.lock();
+        if entries
+            .get(key)
+            .is_some_and(|entry| entry.blocked_until <= now)
+        {
+            entries.remove(key);
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, HashMap<K, Entry>> {
@@ -142,7 +156,7 @@ pub fn authenticate(
     match accounts::verify_credentials(store, &user, &secret) {
         Ok(record) => {
             if let Some(ip) = peer {
-                limiter.record_success(&ip);
+                limiter.record_success(&ip, now);
             }
             Ok(record)
         }
@@ -151,8 +165,11 @@ pub fn authenticate(
                 .map(|ip| ip.to_string())
                 .unwrap_or_else(|| "-".to_string());
             log::warn!("api auth failed: user={} source={source}", printable(&user));
-            if let Some(ip) = peer {
-                limiter.record_failure(ip, now);
+            if let Some(until) = peer.and_then(|ip| limiter.record_failure(ip, now)) {
+                log::warn!(
+                    "api limit: source={source} refused until {} (too many failed logins)",
+                    rfc2822(until)
+                );
             }
             Err(Error::Unauthorized)
         }
@@ -206,10 +223,10 @@ mod tests {
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
         let other: IpAddr = "10.0.0.2".parse().unwrap();
         for t in 0..2 {
-            limiter.record_failure(ip, 100 + t);
+            let _ = limiter.record_failure(ip, 100 + t);
             assert!(limiter.check(&ip, 100 + t).is_ok());
         }
-        limiter.record_failure(ip, 102);
+        let _ = limiter.record_failure(ip, 102);
         assert!(matches!(
             limiter.check(&ip, 102),
             Err(Error::TooManyRequests { retry_after: 30 })
@@ -226,13 +243,33 @@ mod tests {
     fn limiter_forgets_failures_outside_the_window_and_after_success() {
         let limiter = Limiter::new(3, 60, 30);
         let ip: IpAddr = "::1".parse().unwrap();
-        limiter.record_failure(ip, 0);
-        limiter.record_failure(ip, 1);
-        limiter.record_failure(ip, 61); // new window
+        let _ = limiter.record_failure(ip, 0);
+        let _ = limiter.record_failure(ip, 1);
+        let _ = limiter.record_failure(ip, 61); // new window
         assert!(limiter.check(&ip, 61).is_ok());
-        limiter.record_failure(ip, 62);
-        limiter.record_success(&ip);
-        limiter.record_failure(ip, 63);
+        let _ = limiter.record_failure(ip, 62);
+        limiter.record_success(&ip, 62);
+        let _ = limiter.record_failure(ip, 63);
         assert!(limiter.check(&ip, 63).is_ok());
+    }
+
+    #[test]
+    fn the_failure_that_starts_a_block_says_until_when_and_a_success_does_not_lift_it() {
+        let limiter = Limiter::new(2, 60, 30);
+        let ip: IpAddr = "10.0.0.7".parse().unwrap();
+        assert_eq!(limiter.record_failure(ip, 0), None);
+        assert_eq!(limiter.record_failure(ip, 1), Some(31));
+        limiter.record_success(&ip, 2);
+        assert!(
+            limiter.check(&ip, 2).is_err(),
+            "still blocked for the others"
+        );
+        limiter.record_success(&ip, 31);
+        assert!(limiter.check(&ip, 31).is_ok());
+        assert_eq!(
+            limiter.record_failure(ip, 32),
+            None,
+            "the success forgot the count"
+        );
     }
 }

@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::clock::UnixSecs;
-use crate::domain::Email;
+use crate::domain::{DigestAlgorithms, Email};
 
 /// One configurable setting.
 pub struct Setting {
@@ -85,6 +85,12 @@ pub const SETTINGS: &[Setting] = &[
         key: "sip.listen",
         default: "0.0.0.0:5060",
         help: "SIP address, UDP and TCP on the same port ([::]:5060 for IPv6; off to disable)",
+    },
+    Setting {
+        key: "sip.digest_algorithms",
+        default: "MD5",
+        help: "digest challenges a 401 offers, in order: MD5, SHA-256, or both (MD5,SHA-256; \
+               in the file a list: [\"MD5\", \"SHA-256\"])",
     },
     Setting {
         key: "sip.min_expires",
@@ -207,6 +213,8 @@ pub struct HttpSettings {
 /// Registrar limits and transport sizes (SPEC.md §4, §6).
 #[derive(Clone, Copy, Debug)]
 pub struct SipSettings {
+    /// The digest challenges a 401 offers, in order.
+    pub digest_algorithms: DigestAlgorithms,
     /// Below this (and above 0) a REGISTER gets 423.
     pub min_expires: u32,
     /// Longer requests are cut to this.
@@ -234,6 +242,7 @@ impl SipSettings {
     /// connections), the rest as shipped.
     #[doc(hidden)]
     pub const SMALL: SipSettings = SipSettings {
+        digest_algorithms: DigestAlgorithms::MD5,
         min_expires: 60,
         max_expires: 7200,
         default_expires: 3600,
@@ -500,7 +509,7 @@ impl Config {
                     })?)
                 }
             },
-            sip: sip_settings(&number)?,
+            sip: sip_settings(&number, get("sip.digest_algorithms"))?,
             auth_max_failures: u32::try_from(number("auth.max_failures", 1, 1_000_000)?)
                 .map_err(|_| bad("auth.max_failures", "a number"))?,
             auth_window_secs: secs("auth.window_secs")?,
@@ -511,6 +520,7 @@ impl Config {
 
 fn sip_settings(
     number: &dyn Fn(&str, u64, u64) -> Result<u64, String>,
+    digest_algorithms: &str,
 ) -> Result<SipSettings, String> {
     let small = |key: &str, min: u64, max: u64| -> Result<u32, String> {
         u32::try_from(number(key, min, max)?).map_err(|_| format!("{key} is too large"))
@@ -519,6 +529,12 @@ fn sip_settings(
         usize::try_from(number(key, min, max)?).map_err(|_| format!("{key} is too large"))
     };
     let settings = SipSettings {
+        digest_algorithms: DigestAlgorithms::parse(digest_algorithms).ok_or_else(|| {
+            format!(
+                "invalid value {digest_algorithms:?} for sip.digest_algorithms: expected MD5, \
+                 SHA-256 or both, each once (MD5,SHA-256)"
+            )
+        })?,
         min_expires: small("sip.min_expires", 1, 86_400)?,
         max_expires: small("sip.max_expires", 1, 604_800)?,
         default_expires: small("sip.default_expires", 1, 604_800)?,
@@ -625,7 +641,12 @@ fn flatten(
             serde_json::Value::String(text) => out.push((key, text.clone())),
             serde_json::Value::Number(number) => out.push((key, number.to_string())),
             serde_json::Value::Bool(flag) => out.push((key, flag.to_string())),
-            _ => return Err(format!("key {key:?} must be a string or a number")),
+            serde_json::Value::Array(items) => {
+                let texts: Option<Vec<&str>> = items.iter().map(|item| item.as_str()).collect();
+                let texts = texts.ok_or_else(|| format!("key {key:?} must list strings"))?;
+                out.push((key, texts.join(",")));
+            }
+            _ => return Err(format!("key {key:?} must be a string, a number or a list")),
         }
     }
     Ok(())

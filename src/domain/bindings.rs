@@ -114,6 +114,20 @@ pub fn sweep(store: &Store, now: UnixSecs) -> Result<usize> {
     store.purge_expired_bindings(now)
 }
 
+/// True when a live binding was registered from `source` over `transport`: a stream
+/// connection that carries one stays open, since the phone is reached through it. A scan of
+/// every binding, so callers ask only when a connection has been idle for a while.
+pub fn registered_over(
+    store: &Store,
+    source: SocketAddr,
+    transport: Transport,
+    now: UnixSecs,
+) -> bool {
+    store.any_binding(|binding| {
+        binding.source == source && binding.transport == transport && binding.expires_at > now
+    })
+}
+
 /// The rules that need only the request: `*` alone and with `Expires: 0`, the contact cap,
 /// the minimum expiry. [`update`] applies them too; [`register`] checks them first, so that a
 /// malformed request is refused before the client's bindings are even looked at.

@@ -135,6 +135,65 @@ impl Transport {
     }
 }
 
+/// A digest algorithm (RFC 7616): what a challenge offers and a phone answers with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DigestAlgorithm {
+    /// RFC 2617's MD5: what every phone speaks.
+    Md5,
+    /// RFC 8760's SHA-256: newer phones only.
+    Sha256,
+}
+
+impl DigestAlgorithm {
+    /// The token in `algorithm=`.
+    pub fn token(self) -> &'static str {
+        match self {
+            DigestAlgorithm::Md5 => "MD5",
+            DigestAlgorithm::Sha256 => "SHA-256",
+        }
+    }
+}
+
+/// The digest challenges a 401 offers, in order: one algorithm or both. Many phones answer
+/// only the first challenge, others only the last, and some fail on one they do not know, so
+/// the default is MD5 alone (as Kamailio, Asterisk and FreeSWITCH offer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DigestAlgorithms([Option<DigestAlgorithm>; 2]);
+
+impl DigestAlgorithms {
+    /// MD5 alone, the default.
+    pub const MD5: DigestAlgorithms = DigestAlgorithms([Some(DigestAlgorithm::Md5), None]);
+
+    /// Parses a comma-separated list of `MD5` and `SHA-256` (any case), each at most once.
+    pub fn parse(text: &str) -> Option<DigestAlgorithms> {
+        let mut out = [None; 2];
+        for (count, name) in text.split(',').map(str::trim).enumerate() {
+            let algorithm = if name.eq_ignore_ascii_case("MD5") {
+                DigestAlgorithm::Md5
+            } else if name.eq_ignore_ascii_case("SHA-256") {
+                DigestAlgorithm::Sha256
+            } else {
+                return None;
+            };
+            if count == 2 || out.contains(&Some(algorithm)) {
+                return None;
+            }
+            out[count] = Some(algorithm);
+        }
+        Some(DigestAlgorithms(out))
+    }
+
+    /// The algorithms, in the order the challenges go out.
+    pub fn iter(self) -> impl Iterator<Item = DigestAlgorithm> {
+        self.0.into_iter().flatten()
+    }
+
+    /// True when a challenge for `algorithm` is offered.
+    pub fn offers(self, algorithm: DigestAlgorithm) -> bool {
+        self.0.contains(&Some(algorithm))
+    }
+}
+
 /// The lifecycle state of an account (SPEC.md §2.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

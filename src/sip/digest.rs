@@ -14,35 +14,21 @@ use base64::Engine;
 
 use crate::clock::UnixSecs;
 use crate::crypto;
+use crate::domain::DigestAlgorithms;
 use crate::sip::message::split_list;
 
 /// How long a nonce is accepted, in seconds (SPEC.md §4).
 pub const NONCE_LIFETIME_SECS: UnixSecs = 300;
 
-/// The digest algorithms we offer, in the order the challenge lists them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Algorithm {
-    /// RFC 2617. Listed first: Debian's SIPp 3.6 answers only the first challenge and knows
-    /// only MD5, and most desk phones are the same.
-    Md5,
-    /// RFC 8760.
-    Sha256,
-}
+/// The algorithms a digest may use (the type lives with the other value types, since the
+/// configuration names them too).
+pub use crate::domain::DigestAlgorithm as Algorithm;
 
-impl Algorithm {
-    /// The token in `algorithm=`.
-    pub fn token(self) -> &'static str {
-        match self {
-            Algorithm::Md5 => "MD5",
-            Algorithm::Sha256 => "SHA-256",
-        }
-    }
-
-    fn hash(self, data: &str) -> String {
-        match self {
-            Algorithm::Md5 => crypto::md5_hex(data.as_bytes()),
-            Algorithm::Sha256 => crypto::sha256_hex(data.as_bytes()),
-        }
+/// The hash of `data` under `algorithm`, hex.
+fn hash(algorithm: Algorithm, data: &str) -> String {
+    match algorithm {
+        Algorithm::Md5 => crypto::md5_hex(data.as_bytes()),
+        Algorithm::Sha256 => crypto::sha256_hex(data.as_bytes()),
     }
 }
 
@@ -129,16 +115,16 @@ pub fn expected_response(
     creds: &Credentials,
     method: &str,
 ) -> Option<String> {
-    let ha2 = algorithm.hash(&format!("{method}:{}", creds.uri));
+    let ha2 = hash(algorithm, &format!("{method}:{}", creds.uri));
     match creds.qop.as_deref() {
-        None => Some(algorithm.hash(&format!("{ha1}:{}:{ha2}", creds.nonce))),
+        None => Some(hash(algorithm, &format!("{ha1}:{}:{ha2}", creds.nonce))),
         Some(qop) if qop.eq_ignore_ascii_case("auth") => {
             let nc = creds.nc?;
             let cnonce = creds.cnonce.as_deref()?;
-            Some(algorithm.hash(&format!(
-                "{ha1}:{}:{nc:08x}:{cnonce}:auth:{ha2}",
-                creds.nonce
-            )))
+            Some(hash(
+                algorithm,
+                &format!("{ha1}:{}:{nc:08x}:{cnonce}:auth:{ha2}", creds.nonce),
+            ))
         }
         Some(_) => None,
     }
@@ -272,9 +258,9 @@ fn nonce_mac(secret: &NonceKey, source: IpAddr, stamp_and_salt: &[u8]) -> [u8; 1
     out
 }
 
-/// The `WWW-Authenticate` values of a challenge: MD5 first, then SHA-256 (see [`Algorithm`]).
-pub fn challenge(realm: &str, nonce: &str, stale: bool) -> Vec<String> {
-    [Algorithm::Md5, Algorithm::Sha256]
+/// The `WWW-Authenticate` values of a challenge: one per offered algorithm, in order.
+pub fn challenge(offer: DigestAlgorithms, realm: &str, nonce: &str, stale: bool) -> Vec<String> {
+    offer
         .iter()
         .map(|algorithm| {
             let mut value = format!(
@@ -447,14 +433,20 @@ mod tests {
     }
 
     #[test]
-    fn challenge_offers_md5_first_then_sha256() {
-        let values = challenge("pbx.test", "n1", true);
+    fn a_challenge_offers_each_configured_algorithm_in_order() {
+        let values = challenge(DigestAlgorithms::MD5, "pbx.test", "n1", true);
+        assert_eq!(values.len(), 1, "the default: one challenge");
+        let both = DigestAlgorithms::parse("SHA-256, md5").unwrap();
+        let values = challenge(both, "pbx.test", "n1", true);
         assert_eq!(values.len(), 2);
+        assert!(values[0].contains("algorithm=SHA-256"));
         assert!(
-            values[0].contains("algorithm=MD5")
-                && values[0].contains("qop=\"auth\"")
-                && values[0].ends_with("stale=true")
+            values[1].contains("algorithm=MD5")
+                && values[1].contains("qop=\"auth\"")
+                && values[1].ends_with("stale=true")
         );
-        assert!(values[1].contains("algorithm=SHA-256"));
+        for bad in ["", "MD5,MD5", "SHA1", "MD5,SHA-256,MD5", "MD5;SHA-256"] {
+            assert_eq!(DigestAlgorithms::parse(bad), None, "{bad:?}");
+        }
     }
 }

@@ -443,16 +443,7 @@ impl Response {
                 "From" => headers.push(("From", value.clone())),
                 "Call-ID" => headers.push(("Call-ID", value.clone())),
                 "CSeq" => headers.push(("CSeq", value.clone())),
-                "To" => {
-                    let mut to = value.clone();
-                    // A final response needs a To tag; a registrar's is fixed (no dialog).
-                    if code >= 200
-                        && NameAddr::parse(value).is_some_and(|addr| addr.param("tag").is_none())
-                    {
-                        to.push_str(";tag=edgecomm");
-                    }
-                    headers.push(("To", to));
-                }
+                "To" => headers.push(("To", value.clone())),
                 _ => {}
             }
         }
@@ -461,6 +452,22 @@ impl Response {
             reason,
             headers,
         }
+    }
+
+    /// Gives a final response the To tag it needs (RFC 3261 §8.2.6.2) when the request's To
+    /// has none; provisional responses and tagged requests keep their To as it was.
+    pub fn with_to_tag(mut self, tag: &str) -> Response {
+        if self.code < 200 {
+            return self;
+        }
+        for (name, value) in &mut self.headers {
+            let untagged = NameAddr::parse(value).is_some_and(|addr| addr.param("tag").is_none());
+            if *name == "To" && untagged {
+                value.push_str(";tag=");
+                value.push_str(tag);
+            }
+        }
+        self
     }
 
     /// Adds a header.

@@ -7,6 +7,7 @@
 //! uses), `generations` (the bounded map under the caches), `registrar` (REGISTER),
 //! `transport` (UDP and TCP).
 
+pub mod bursts;
 pub mod digest;
 pub mod generations;
 pub mod message;
@@ -14,6 +15,8 @@ pub mod nonces;
 pub mod registrar;
 pub mod transport;
 
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::Mutex;
 
@@ -50,11 +53,13 @@ const CACHE_SECS: UnixSecs = 32;
 /// Responses kept per cache generation: about 5 MB at most for both generations.
 const CACHE_CAPACITY: usize = 4096;
 
-/// The SIP service: the registrar and the UDP retransmission cache.
+/// The SIP service: the registrar, the UDP retransmission cache and the To-tag seed.
 pub struct SipService {
     /// REGISTER processing.
     pub registrar: Registrar,
     cache: Mutex<Generations<CacheKey, Vec<u8>>>,
+    /// Keys the To tags: random per boot, so tags are unpredictable and differ per request.
+    tag_seed: RandomState,
 }
 
 /// A request's identity for retransmission matching (RFC 3261 §17.2.3): source, top Via
@@ -73,6 +78,7 @@ impl SipService {
         SipService {
             registrar,
             cache: Mutex::new(Generations::new(CACHE_CAPACITY, CACHE_SECS, now)),
+            tag_seed: RandomState::new(),
         }
     }
 
@@ -114,11 +120,23 @@ impl SipService {
             }
         }
         let res = self.respond(store, &req, method, peer, now)?;
-        let bytes = res.to_bytes();
+        let bytes = res.with_to_tag(&self.to_tag(&req, peer)).to_bytes();
         if let Some(key) = key {
             lock(&self.cache).insert(key, bytes.clone(), now);
         }
         Some(bytes)
+    }
+
+    /// The To tag of the answers to `req` (RFC 3261 §19.3: random, 32 bits or more): a keyed
+    /// hash of what identifies the request (its source, top Via, From, Call-ID and CSeq), so
+    /// every retransmission of one request gets the same tag, whether or not it was cached.
+    fn to_tag(&self, req: &Message, peer: Peer) -> String {
+        let mut hasher = self.tag_seed.build_hasher();
+        peer.addr.hash(&mut hasher);
+        for name in ["Via", "From", "Call-ID", "CSeq"] {
+            req.header(name).hash(&mut hasher);
+        }
+        format!("{:016x}", hasher.finish())
     }
 
     fn respond(

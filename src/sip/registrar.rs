@@ -21,12 +21,13 @@ use crate::config::SipSettings;
 use crate::crypto;
 use crate::domain::{bindings, http_date};
 use crate::error::{Error, Result};
+use crate::sip::bursts::RetryBursts;
 use crate::sip::digest;
 use crate::sip::message::{Message, Peer, Response};
 use crate::sip::nonces::NonceTracker;
 use crate::store::Store;
 use crate::sync::lock;
-use authentication::{authenticate, Authenticated};
+use authentication::{authenticate, from_registered_phone, Authenticated};
 use request::{addressed, contact_value, contacts_of};
 
 /// The registrar's state: configuration, the nonce secret, nonce uses and the failure limit.
@@ -37,6 +38,8 @@ pub struct Registrar {
     pub settings: SipSettings,
     secret: digest::NonceKey,
     nonces: NonceTracker,
+    /// A phone's retries of a wrong password, answered without being counted.
+    bursts: RetryBursts,
     /// Failures per source address.
     limiter: Limiter,
     /// Failures per login, from any address, with the same thresholds (SPEC.md §4).
@@ -59,6 +62,7 @@ impl Registrar {
             settings,
             secret: digest::NonceKey::new(&crypto::random_bytes()?),
             nonces: NonceTracker::new(0),
+            bursts: RetryBursts::new(0),
             logins: limiter.same_limits(),
             limiter,
             is_local,
@@ -100,13 +104,16 @@ impl Registrar {
         }
     }
 
-    /// Lets the nonce tracker drop what a storm left once it has aged out.
+    /// Lets the nonce and retry trackers drop what a storm left once it has aged out.
     pub fn sweep(&self, now: UnixSecs) {
         self.nonces.expire(now);
+        self.bursts.expire(now);
     }
 }
 
-/// Handles one REGISTER. `None` means: send nothing (the source is over the failure limit).
+/// Handles one REGISTER. `None` means: send nothing (the source is over the failure limit,
+/// and the request is not from a phone registered there: behind one office NAT, a
+/// misconfigured phone must not take its registered neighbours offline).
 pub fn handle_register(
     reg: &Registrar,
     store: &Store,
@@ -114,7 +121,7 @@ pub fn handle_register(
     peer: Peer,
     now: UnixSecs,
 ) -> Option<Response> {
-    if !reg.admits(peer.addr.ip(), now) {
+    if !reg.admits(peer.addr.ip(), now) && !from_registered_phone(store, req, peer, now) {
         return None;
     }
     let res = match register(reg, store, req, peer, now) {

@@ -23,11 +23,18 @@ use crate::error::{Error, Result};
 use crate::sip::message::{self, Peer, MAX_MESSAGE_BYTES};
 use crate::sync::lock;
 
-/// What the listeners serve: one message, its source and its time of arrival to the bytes to
-/// send back, if any (the wiring passes `SipService::handle_message`).
-pub type Handler = Arc<Serve>;
+/// What the listeners serve (the wiring passes the `SipService` and its store).
+pub trait Serve: Send + Sync {
+    /// One message, its source and its time of arrival to the bytes to send back, if any.
+    fn message(&self, bytes: &[u8], peer: Peer, now: UnixSecs) -> Option<Vec<u8>>;
 
-type Serve = dyn Fn(&[u8], Peer, UnixSecs) -> Option<Vec<u8>> + Send + Sync;
+    /// True while a binding registered over the connection from `peer` lives: such a
+    /// connection stays open past the idle timeout, since the phone is reached through it.
+    fn holds_registration(&self, peer: Peer, now: UnixSecs) -> bool;
+}
+
+/// The listeners' handler.
+pub type Handler = Arc<dyn Serve>;
 
 /// Bound SIP sockets, UDP and TCP on the same address.
 pub struct SipListeners {
@@ -155,7 +162,7 @@ fn set_receive_buffer(_socket: &UdpSocket, _bytes: usize) -> std::io::Result<usi
     Err(std::io::Error::other("not supported on this platform"))
 }
 
-fn udp_loop(handler: &Serve, socket: &UdpSocket) {
+fn udp_loop(handler: &dyn Serve, socket: &UdpSocket) {
     let mut buf = vec![0u8; 65_536];
     loop {
         let (len, source) = match socket.recv_from(&mut buf) {
@@ -174,7 +181,7 @@ fn udp_loop(handler: &Serve, socket: &UdpSocket) {
             addr: source,
             transport: Transport::Udp,
         };
-        if let Some(reply) = handler(&buf[..len], peer, clock::now()) {
+        if let Some(reply) = handler.message(&buf[..len], peer, clock::now()) {
             if let Err(err) = socket.send_to(&reply, source) {
                 log::debug!("SIP UDP send to {source}: {err}");
             }
@@ -255,7 +262,7 @@ fn tcp_accept_loop(handler: &Handler, settings: &SipSettings, listener: &TcpList
 }
 
 fn serve_connection(
-    handler: &Serve,
+    handler: &dyn Serve,
     settings: &SipSettings,
     mut stream: TcpStream,
     source: SocketAddr,
@@ -270,39 +277,8 @@ fn serve_connection(
     let mut message_started: Option<Instant> = None;
     loop {
         // Answer every complete message in the buffer before reading more.
-        loop {
-            if buf.starts_with(b"\r\n\r\n") {
-                stream.write_all(b"\r\n")?; // Keep-alive ping → pong.
-                buf.drain(..4);
-                continue;
-            }
-            let skip = buf
-                .iter()
-                .position(|b| !matches!(b, b'\r' | b'\n'))
-                .unwrap_or(buf.len());
-            if skip == buf.len() {
-                if buf.len() > 4 {
-                    buf.clear();
-                }
-                break;
-            }
-            match message::frame_length(&buf) {
-                Ok(Some(len)) => {
-                    let frame: Vec<u8> = buf.drain(..len).collect();
-                    let peer = Peer {
-                        addr: source,
-                        transport: Transport::Tcp,
-                    };
-                    if let Some(reply) = handler(&frame, peer, clock::now()) {
-                        stream.write_all(&reply)?;
-                    }
-                }
-                Ok(None) => break,
-                Err(err) => {
-                    log::warn!("SIP TCP {source}: closing after a framing error: {}", err.0);
-                    return Ok(());
-                }
-            }
+        if !answer_buffered(handler, &mut stream, &mut buf, source)? {
+            return Ok(());
         }
         // Bare CRLFs are keep-alives, not the start of a message: they never start the clock.
         if buf.iter().all(|b| matches!(b, b'\r' | b'\n')) {
@@ -320,12 +296,77 @@ fn serve_connection(
             }
             stream.set_read_timeout(Some(left.min(idle)))?;
         }
-        let read = stream.read(&mut chunk)?;
-        if read == 0 {
-            return Ok(());
-        }
+        let read = match stream.read(&mut chunk) {
+            Ok(0) => return Ok(()),
+            Ok(read) => read,
+            Err(err) if is_timeout(&err) && message_started.is_none() => {
+                // Idle: a connection that carries a live registration stays open.
+                let peer = Peer {
+                    addr: source,
+                    transport: Transport::Tcp,
+                };
+                if handler.holds_registration(peer, clock::now()) {
+                    continue;
+                }
+                log::debug!("SIP TCP {source}: closing an idle connection");
+                return Ok(());
+            }
+            Err(err) => return Err(err),
+        };
         buf.extend_from_slice(&chunk[..read]);
     }
+}
+
+/// Answers every complete message in `buf` (and every CRLF keep-alive ping), leaving what
+/// is incomplete; false after a framing error, which closes the connection.
+fn answer_buffered(
+    handler: &dyn Serve,
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    source: SocketAddr,
+) -> std::io::Result<bool> {
+    loop {
+        if buf.starts_with(b"\r\n\r\n") {
+            stream.write_all(b"\r\n")?; // Keep-alive ping → pong.
+            buf.drain(..4);
+            continue;
+        }
+        let skip = buf
+            .iter()
+            .position(|b| !matches!(b, b'\r' | b'\n'))
+            .unwrap_or(buf.len());
+        if skip == buf.len() {
+            if buf.len() > 4 {
+                buf.clear();
+            }
+            return Ok(true);
+        }
+        match message::frame_length(buf) {
+            Ok(Some(len)) => {
+                let frame: Vec<u8> = buf.drain(..len).collect();
+                let peer = Peer {
+                    addr: source,
+                    transport: Transport::Tcp,
+                };
+                if let Some(reply) = handler.message(&frame, peer, clock::now()) {
+                    stream.write_all(&reply)?;
+                }
+            }
+            Ok(None) => return Ok(true),
+            Err(err) => {
+                log::warn!("SIP TCP {source}: closing after a framing error: {}", err.0);
+                return Ok(false);
+            }
+        }
+    }
+}
+
+/// A read timeout: Unix reports it as `WouldBlock`, Windows as `TimedOut`.
+fn is_timeout(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
 }
 
 #[cfg(all(test, target_os = "linux"))]

@@ -209,6 +209,13 @@ impl LiveBindings {
         Ok(purged)
     }
 
+    /// True when any binding satisfies `pred` (a scan of every shard, one lock at a time).
+    pub fn any(&self, pred: impl Fn(&BindingRecord) -> bool) -> bool {
+        self.shards
+            .iter()
+            .any(|shard| lock(shard).values().flatten().any(&pred))
+    }
+
     /// The locked shard that holds `client`'s bindings.
     fn live_of(&self, client: &ClientSid) -> MutexGuard<'_, Shard> {
         // A panic under a shard lock can at worst have taken one client's list out of memory

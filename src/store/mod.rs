@@ -195,6 +195,11 @@ impl Store {
         self.live.of(client)
     }
 
+    /// True when any binding satisfies `pred` (a scan of them all).
+    pub fn any_binding(&self, pred: impl Fn(&BindingRecord) -> bool) -> bool {
+        self.live.any(pred)
+    }
+
     /// How many unexpired bindings a client has.
     pub fn binding_count(&self, client: &ClientSid, now: UnixSecs) -> usize {
         self.live.count(client, now)

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto;
-use crate::domain::{AccountSid, ClientSid, Role, Status, Transport};
+use crate::domain::{AccountSid, ClientSid, DigestAlgorithm, Role, Status, Transport};
 use crate::error::{Error, Result};
 
 /// One account, as stored in the `accounts` tree.
@@ -118,6 +118,14 @@ impl ClientAuth {
             ha1_md5: crypto::unhex(&record.ha1_md5).ok_or_else(corrupt)?,
             ha1_sha256: crypto::unhex(&record.ha1_sha256).ok_or_else(corrupt)?,
         })
+    }
+
+    /// The HA1 for `algorithm`, hex, as digest computations take it.
+    pub fn ha1_hex(&self, algorithm: DigestAlgorithm) -> String {
+        match algorithm {
+            DigestAlgorithm::Md5 => self.ha1_md5_hex(),
+            DigestAlgorithm::Sha256 => self.ha1_sha256_hex(),
+        }
     }
 
     /// MD5(login:realm:password), hex, as digest computations take it.

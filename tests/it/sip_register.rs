@@ -19,6 +19,71 @@ fn assert_fail2ban_line(server: &TestServer, user: &str, source: SocketAddr, rea
     assert!(log.contains(&line), "no {line:?} in:\n{log}");
 }
 
+/// The `WWW-Authenticate` lines of a response text.
+fn offers(challenge: &str) -> Vec<&str> {
+    challenge
+        .lines()
+        .filter(|line| line.starts_with("WWW-Authenticate:"))
+        .collect()
+}
+
+#[test]
+fn the_challenges_offered_follow_sip_digest_algorithms() {
+    let config = r#"{"sip": {"realm": "pbx.test", "digest_algorithms": ["SHA-256", "MD5"]}}"#;
+    let server = TestServer::start_in(unique_dir("sip-digest-both"), config);
+    let root = server.root_sid.clone();
+    server.create_client(&root, "alice", "alice-secret");
+    let mut phone = Phone::udp(&server, "alice", "alice-secret");
+    let contact = phone.contact("");
+    let challenge = phone.call("REGISTER", &contact);
+    let offered = offers(&challenge);
+    assert_eq!(offered.len(), 2, "{challenge}");
+    assert!(offered[0].contains("algorithm=SHA-256") && offered[1].contains("algorithm=MD5"));
+    // An MD5 answer still works: the client kept both HA1 values.
+    assert_eq!(sip_status(&phone.register(&contact)), 200);
+
+    let bad = r#"{"sip": {"digest_algorithms": ["MD5", "SHA1"]}}"#;
+    let dir = unique_dir("sip-digest-bad");
+    std::fs::write(dir.join("config.json"), bad).unwrap();
+    let out = crate::support::edgecomm()
+        .arg("--config")
+        .arg(dir.join("config.json"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("sip.digest_algorithms"), "{stderr}");
+}
+
+#[test]
+fn a_tcp_connection_that_carries_a_registration_outlives_the_idle_timeout() {
+    let config = r#"{"sip": {"realm": "pbx.test", "idle_timeout_secs": 1}}"#;
+    let server = TestServer::start_in(unique_dir("sip-tcp-keep"), config);
+    let root = server.root_sid.clone();
+    let alice = sid_of(&server.create_client(&root, "alice", "alice-secret"));
+    let mut phone = Phone::tcp(&server, "alice", "alice-secret");
+    let contact = phone.contact(";expires=60");
+    assert_eq!(sip_status(&phone.register(&contact)), 200);
+    let mut idle = Phone::tcp(&server, "bob", "bob-secret");
+    assert!(
+        idle.closed_by_server(Duration::from_secs(4)),
+        "no registration: closed"
+    );
+    assert!(
+        !phone.closed_by_server(Duration::from_secs(3)),
+        "three idle timeouts later the registered connection is open"
+    );
+    assert_eq!(sip_status(&phone.call("OPTIONS", "")), 200);
+    // Keep-alives are answered on it (RFC 5626 §4.4.1).
+    phone.send_raw(b"\r\n\r\n");
+    let pong = phone.recv_bytes(2, Duration::from_secs(2));
+    assert_eq!(pong, b"\r\n");
+    // Once its binding is gone (the client is disabled), the idle timeout applies again.
+    let path = format!("/2012-04-24/Accounts/{root}/Clients/{alice}.json");
+    assert_eq!(server.root("POST", &path, "Status=0").status, 200);
+    assert!(phone.closed_by_server(Duration::from_secs(4)));
+}
+
 #[test]
 fn phone_registers_over_udp_and_the_api_shows_it() {
     let server = start("sip-udp");
@@ -34,8 +99,8 @@ fn phone_registers_over_udp_and_the_api_shows_it() {
         .lines()
         .filter(|line| line.starts_with("WWW-Authenticate:"))
         .collect();
-    assert_eq!(offers.len(), 2);
-    assert!(offers[0].contains("algorithm=MD5") && offers[1].contains("algorithm=SHA-256"));
+    assert_eq!(offers.len(), 1, "one MD5 challenge by default: {challenge}");
+    assert!(offers[0].contains("algorithm=MD5"));
     assert!(
         challenge.contains(&format!(";rport={};received=127.0.0.1", phone.local.port())),
         "{challenge}"
@@ -417,6 +482,8 @@ fn an_address_over_the_failure_limit_is_ignored() {
     server.create_client(&server.root_sid, "alice", "alice-secret");
     let mut attacker = Phone::udp(&server, "alice", "guess-0000");
     for _ in 0..5 {
+        // A new Call-ID per guess, as SIPVicious does: each one is evaluated and counted.
+        attacker.new_call_id();
         assert_eq!(sip_status(&attacker.register("")), 401);
     }
     attacker.fire("REGISTER", "");

@@ -433,6 +433,11 @@ impl Phone {
         )
     }
 
+    /// Starts a new Call-ID, as a guesser does for every guess (a phone keeps its own).
+    pub fn new_call_id(&mut self) {
+        self.call_id = format!("{}-{}", self.call_id, self.cseq);
+    }
+
     fn new(
         server: SocketAddr,
         udp: Option<std::net::UdpSocket>,
@@ -508,6 +513,31 @@ impl Phone {
                 }
             }
             (None, None) => None,
+        }
+    }
+
+    /// Reads exactly `len` bytes from the TCP connection (a keep-alive's pong, say).
+    pub fn recv_bytes(&mut self, len: usize, wait: Duration) -> Vec<u8> {
+        let reader = self.tcp.as_mut().expect("a TCP phone");
+        reader.get_ref().set_read_timeout(Some(wait)).unwrap();
+        let mut out = vec![0u8; len];
+        reader.read_exact(&mut out).unwrap();
+        out
+    }
+
+    /// True when the server closed this phone's TCP connection within `wait` (end of stream),
+    /// false when it is still open after `wait`.
+    pub fn closed_by_server(&mut self, wait: Duration) -> bool {
+        let stream = self.tcp.as_mut().expect("a TCP phone").get_mut();
+        stream.set_read_timeout(Some(wait)).unwrap();
+        let mut byte = [0u8; 1];
+        match stream.read(&mut byte) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(err) => !matches!(
+                err.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
         }
     }
 

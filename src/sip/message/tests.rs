@@ -199,20 +199,31 @@ fn responses_echo_the_transaction_and_stamp_via() {
     let wire = String::from_utf8(
         Response::to(&msg, 200, "OK", source)
             .with("Date", "x")
+            .with_to_tag("5f3a9c01")
             .to_bytes(),
     )
     .unwrap();
     assert!(wire.starts_with("SIP/2.0 200 OK\r\n"));
     assert!(wire.contains("Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK776;rport=40000;received=192.0.2.9\r\nVia: SIP/2.0/UDP proxy;branch=z9hG4bKp\r\n"), "{wire}");
-    assert!(wire.contains("To: <sip:alice@pbx.test>;tag=edgecomm\r\n"));
+    assert!(wire.contains("To: <sip:alice@pbx.test>;tag=5f3a9c01\r\n"));
     assert!(wire.contains("Call-ID: a84b4c76e66710\r\nCSeq: 1 REGISTER\r\n"));
     assert!(wire.ends_with("Content-Length: 0\r\n\r\n"));
     let reparsed = parse(wire.as_bytes()).unwrap();
     assert_eq!(reparsed.start, StartLine::Response { code: 200 });
-    let provisional =
-        String::from_utf8(Response::to(&msg, 100, "Trying", source).to_bytes()).unwrap();
+    let provisional = Response::to(&msg, 100, "Trying", source).with_to_tag("x");
+    let provisional = String::from_utf8(provisional.to_bytes()).unwrap();
     assert!(
         provisional.contains("To: <sip:alice@pbx.test>\r\n"),
         "no tag below 200"
+    );
+    let tagged = text.replace(
+        "To: <sip:alice@pbx.test>",
+        "To: <sip:alice@pbx.test>;tag=dlg",
+    );
+    let res = Response::to(&parse_text(&tagged).unwrap(), 200, "OK", source).with_to_tag("x");
+    let wire = String::from_utf8(res.to_bytes()).unwrap();
+    assert!(
+        wire.contains("To: <sip:alice@pbx.test>;tag=dlg\r\n"),
+        "{wire}"
     );
 }

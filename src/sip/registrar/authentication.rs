@@ -7,9 +7,11 @@ use std::sync::Arc;
 use super::Registrar;
 use crate::clock::UnixSecs;
 use crate::crypto;
+use crate::domain::rfc2822;
 use crate::error::{Error, Result};
+use crate::sip::bursts::BURST_SECS;
 use crate::sip::digest::{self, Algorithm, Credentials, NonceCheck};
-use crate::sip::message::{Message, Peer, Response};
+use crate::sip::message::{Message, NameAddr, Peer, Response, SipUri};
 use crate::sip::nonces::NonceUseCheck;
 use crate::store::records::ClientAuth;
 use crate::store::Store;
@@ -31,12 +33,7 @@ impl Registrar {
         if self.logins.check(login_key(login), now).is_ok() {
             return true;
         }
-        client.is_some_and(|client| {
-            store
-                .bindings(&client.sid)
-                .iter()
-                .any(|binding| binding.expires_at > now && binding.source.ip() == peer.addr.ip())
-        })
+        client.is_some_and(|client| holds_registration(store, client, peer, now))
     }
 
     fn challenge(&self, req: &Message, peer: Peer, now: UnixSecs, stale: bool) -> Response {
@@ -45,7 +42,8 @@ impl Registrar {
         let salt = crypto::random_bytes::<8>().unwrap_or_default();
         let nonce = digest::mint_nonce(&self.secret, peer.addr.ip(), now, salt);
         let mut res = Response::to(req, 401, "Unauthorized", peer.addr);
-        for value in digest::challenge(&self.realm, &nonce, stale) {
+        for value in digest::challenge(self.settings.digest_algorithms, &self.realm, &nonce, stale)
+        {
             res = res.with("WWW-Authenticate", value);
         }
         res
@@ -79,6 +77,32 @@ impl Registrar {
         }
     }
 
+    /// True (and logged) when this digest is a phone's retry within a burst: the same phone
+    /// answering again at once. Nothing is evaluated, so nothing is guessed and nothing is
+    /// counted (no fail2ban line either); the answer is a fresh challenge.
+    fn is_burst_retry(
+        &self,
+        req: &Message,
+        creds: &Credentials,
+        peer: Peer,
+        now: UnixSecs,
+    ) -> bool {
+        let call_id = req.header("Call-ID").unwrap_or("");
+        if !self
+            .bursts
+            .is_retry(peer.addr.ip(), &creds.username, call_id, now)
+        {
+            return false;
+        }
+        log::info!(
+            "auth retry not evaluated: user={} source={} (within {BURST_SECS} s of a failure)",
+            printable(&creds.username),
+            peer.addr
+        );
+        self.nonces.kill(&creds.nonce, now);
+        true
+    }
+
     fn fail(
         &self,
         req: &Message,
@@ -90,20 +114,67 @@ impl Registrar {
     ) -> Response {
         // Not forgotten on a success: a phone refreshing its binding must not hand an
         // attacker a fresh allowance of guesses.
-        self.logins.record_failure(login_key(user).into(), now);
-        let user: String = user
-            .chars()
-            .take(64)
-            .map(|c| if c.is_ascii_graphic() { c } else { '?' })
-            .collect();
+        let login_blocked = self.logins.record_failure(login_key(user).into(), now);
+        let shown = printable(user);
         log::warn!(
-            "auth failed: user={user} source={} reason={reason}",
+            "auth failed: user={shown} source={} reason={reason}",
             peer.addr
         );
-        self.limiter.record_failure(peer.addr.ip(), now);
+        if let Some(until) = login_blocked {
+            log::warn!(
+                "sip limit: user={shown} refused until {} (too many failed authentications)",
+                rfc2822(until)
+            );
+        }
+        if let Some(until) = self.limiter.record_failure(peer.addr.ip(), now) {
+            log::warn!(
+                "sip limit: source={} refused until {} (too many failed authentications)",
+                peer.addr.ip(),
+                rfc2822(until)
+            );
+        }
+        let call_id = req.header("Call-ID").unwrap_or("");
+        self.bursts.failed(peer.addr.ip(), user, call_id, now);
         self.nonces.kill(nonce, now);
         self.challenge(req, peer, now, false)
     }
+}
+
+/// A user name made safe for one log line (fail2ban parses these).
+fn printable(user: &str) -> String {
+    user.chars()
+        .take(64)
+        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
+        .collect()
+}
+
+/// True when `client` holds a live registration made from `peer`'s address.
+fn holds_registration(store: &Store, client: &ClientAuth, peer: Peer, now: UnixSecs) -> bool {
+    store
+        .bindings(&client.sid)
+        .iter()
+        .any(|binding| binding.expires_at > now && binding.source.ip() == peer.addr.ip())
+}
+
+/// True when `req` is for a client (its digest user, else its To user) that holds a live
+/// registration from `peer`'s address: such a phone is still served while that address is
+/// over its failure limit, and its digests are still evaluated.
+pub(super) fn from_registered_phone(
+    store: &Store,
+    req: &Message,
+    peer: Peer,
+    now: UnixSecs,
+) -> bool {
+    let login = match req.header("Authorization").and_then(Credentials::parse) {
+        Some(creds) => Some(creds.username),
+        None => req
+            .header("To")
+            .and_then(NameAddr::parse)
+            .and_then(|to| SipUri::parse(&to.uri))
+            .and_then(|aor| aor.user),
+    };
+    let client = login.and_then(|login| store.auth_by_login(&login).ok().flatten());
+    client.is_some_and(|client| holds_registration(store, &client, peer, now))
 }
 
 /// The outcome of authentication: the client, or the answer to send instead.
@@ -133,7 +204,9 @@ pub(super) fn authenticate(
             "digest username does not match the To user".to_string(),
         ));
     }
-    let Some(algorithm) = creds.algorithm() else {
+    // Only an answer to a challenge we offer: a change of the setting takes effect at once.
+    let offered = |algorithm: &Algorithm| reg.settings.digest_algorithms.offers(*algorithm);
+    let Some(algorithm) = creds.algorithm().filter(offered) else {
         return challenge(false);
     };
     let nonce_state = digest::check_nonce(&reg.secret, &creds.nonce, peer.addr.ip(), now);
@@ -152,6 +225,9 @@ pub(super) fn authenticate(
             &creds.nonce,
         )))
     };
+    if reg.is_burst_retry(req, &creds, peer, now) {
+        return challenge(false);
+    }
     let client = store.auth_by_login(&creds.username)?;
     if !reg.login_admits(store, &creds.username, client.as_deref(), peer, now) {
         // Not evaluated: while a login is limited, no guess at its password is tried. The
@@ -161,10 +237,7 @@ pub(super) fn authenticate(
     let ha1 = client
         .as_ref()
         .filter(|client| *client.realm == *reg.realm)
-        .map(|client| match algorithm {
-            Algorithm::Md5 => client.ha1_md5_hex(),
-            Algorithm::Sha256 => client.ha1_sha256_hex(),
-        });
+        .map(|client| client.ha1_hex(algorithm));
     let method = req.method().unwrap_or("REGISTER");
     let client = match (
         digest::verify(algorithm, ha1.as_deref(), &creds, method),
@@ -180,7 +253,7 @@ pub(super) fn authenticate(
     if let Some(stale) = reg.use_nonce(&creds, minted, peer, now) {
         return challenge(stale);
     }
-    reg.limiter.record_success(&peer.addr.ip());
+    reg.limiter.record_success(&peer.addr.ip(), now);
     Ok(Authenticated::Client(client))
 }
 

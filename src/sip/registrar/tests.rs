@@ -3,7 +3,8 @@
 
 use super::*;
 use crate::domain::accounts;
-use crate::domain::{AccountRef, Role, Status, Transport};
+use crate::domain::{AccountRef, DigestAlgorithms, Role, Status, Transport};
+use crate::sip::bursts::BURST_SECS;
 use crate::sip::message;
 use crate::testing::credentials::{digest_authorization, nonce_of as nonce_in};
 use crate::testing::{World, REALM};
@@ -22,11 +23,15 @@ struct Rig {
 
 impl Rig {
     fn new() -> Rig {
+        Rig::with(SETTINGS)
+    }
+
+    fn with(settings: SipSettings) -> Rig {
         let world = World::new();
         for login in ["alice", "bob"] {
             world.client(&world.root, login);
         }
-        let reg = Registrar::new(REALM, SETTINGS, Limiter::new(3, 60, 60), |ip| {
+        let reg = Registrar::new(REALM, settings, Limiter::new(3, 60, 60), |ip| {
             ip.is_loopback()
         })
         .unwrap();
@@ -43,9 +48,21 @@ impl Rig {
 
     /// Sends a REGISTER for `user`; `extra` holds header lines (each ending in CRLF).
     fn send(&self, user: &str, cseq: u32, extra: &str, now: UnixSecs) -> Option<Response> {
+        self.send_with_call_id(user, &format!("call-{user}"), cseq, extra, now)
+    }
+
+    /// The same, with a Call-ID of the caller's.
+    fn send_with_call_id(
+        &self,
+        user: &str,
+        call_id: &str,
+        cseq: u32,
+        extra: &str,
+        now: UnixSecs,
+    ) -> Option<Response> {
         let text = format!(
             "REGISTER sip:{REALM} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK{cseq}x{now}\r\n\
-             From: <sip:{user}@{REALM}>;tag=t\r\nTo: <sip:{user}@{REALM}>\r\nCall-ID: call-{user}\r\n\
+             From: <sip:{user}@{REALM}>;tag=t\r\nTo: <sip:{user}@{REALM}>\r\nCall-ID: {call_id}\r\n\
              CSeq: {cseq} REGISTER\r\n{extra}Content-Length: 0\r\n\r\n"
         );
         let req = message::parse(text.as_bytes()).unwrap();
@@ -97,13 +114,12 @@ fn challenge_then_binding_with_remaining_expires() {
     let rig = Rig::new();
     let challenge = rig.send("alice", 1, CONTACT, T0).unwrap();
     let offers = header(&challenge, "WWW-Authenticate");
-    assert_eq!(offers.len(), 2);
+    assert_eq!(offers.len(), 1, "one MD5 challenge by default");
     assert!(
         offers[0].contains("algorithm=MD5")
             && offers[0].contains("qop=\"auth\"")
             && offers[0].contains("realm=\"pbx.test\"")
     );
-    assert!(offers[1].contains("algorithm=SHA-256"));
     let ok = rig
         .send(
             "alice",
@@ -147,21 +163,23 @@ fn challenge_then_binding_with_remaining_expires() {
 }
 
 #[test]
-fn sha256_digest_works_too() {
+fn sha256_digest_works_when_offered_and_only_then() {
+    let answer = |rig: &Rig| {
+        let challenge = rig.send("bob", 1, CONTACT, T0).unwrap();
+        let sha = auth("bob", "bob-secret", &nonce_of(&challenge), 1, "SHA-256");
+        rig.send("bob", 2, &format!("{sha}{CONTACT}"), T0).unwrap()
+    };
+    let both = SipSettings {
+        digest_algorithms: DigestAlgorithms::parse("MD5,SHA-256").unwrap(),
+        ..SETTINGS
+    };
+    assert_eq!(answer(&Rig::with(both)).code, 200);
+    // Not offered: a fresh challenge, not an evaluation (and no failure counted).
     let rig = Rig::new();
-    let challenge = rig.send("bob", 1, CONTACT, T0).unwrap();
-    let res = rig
-        .send(
-            "bob",
-            2,
-            &format!(
-                "{}{CONTACT}",
-                auth("bob", "bob-secret", &nonce_of(&challenge), 1, "SHA-256")
-            ),
-            T0,
-        )
-        .unwrap();
-    assert_eq!(res.code, 200);
+    let res = answer(&rig);
+    assert_eq!(res.code, 401);
+    assert_eq!(header(&res, "WWW-Authenticate").len(), 1);
+    assert_eq!(rig.register("bob", "bob-secret", 3, CONTACT, T0).code, 200);
 }
 
 #[test]
@@ -387,20 +405,89 @@ fn unknown_user_and_wrong_password_look_the_same() {
 #[test]
 fn failures_over_the_limit_silence_the_address() {
     let rig = Rig::new();
+    // Three attempts, each outside the previous one's retry burst: three counted guesses.
+    let mut at = T0;
     for n in 0..3 {
+        at = T0 + UnixSecs::from(n) * BURST_SECS;
+        let res = rig.register("alice", "bad-password", n * 2 + 1, CONTACT, at);
+        assert_eq!(res.code, 401);
+    }
+    assert!(
+        rig.send("alice", 20, CONTACT, at).is_none(),
+        "dropped while backing off"
+    );
+    assert!(
+        rig.send("alice", 21, CONTACT, at + 61).is_some(),
+        "back after the back-off"
+    );
+}
+
+#[test]
+fn a_registered_phone_is_served_while_its_address_is_limited_and_strangers_are_not() {
+    let rig = Rig::new();
+    assert_eq!(
+        rig.register("alice", "alice-secret", 1, CONTACT, T0).code,
+        200
+    );
+    // A misconfigured neighbour behind the same address fails three attempts.
+    let bob_contact = "Contact: <sip:bob@127.0.0.1:5070>\r\n";
+    let mut at = T0;
+    for n in 0..3 {
+        at = T0 + UnixSecs::from(n) * BURST_SECS;
         assert_eq!(
-            rig.register("alice", "bad-password", n * 2 + 1, CONTACT, T0)
-                .code,
+            rig.register("bob", "bad", n * 2 + 1, bob_contact, at).code,
             401
         );
     }
     assert!(
-        rig.send("alice", 20, CONTACT, T0).is_none(),
-        "dropped while backing off"
+        rig.send("bob", 20, bob_contact, at).is_none(),
+        "the neighbour is dropped"
     );
     assert!(
-        rig.send("alice", 21, CONTACT, T0 + 61).is_some(),
-        "back after the back-off"
+        rig.send("mallory", 1, CONTACT, at).is_none(),
+        "and strangers"
+    );
+    // The registered phone's refresh is still challenged and evaluated...
+    assert_eq!(
+        rig.register("alice", "alice-secret", 30, CONTACT, at).code,
+        200
+    );
+    let wrong = rig.register("alice", "not-hers", 40, CONTACT, at + BURST_SECS);
+    assert_eq!(wrong.code, 401, "evaluated: a wrong digest still fails");
+    // ...and its success does not lift the block for the others.
+    assert!(rig.send("bob", 50, bob_contact, at + 1).is_none());
+}
+
+#[test]
+fn a_phones_retry_burst_is_answered_but_neither_evaluated_nor_counted() {
+    let rig = Rig::new();
+    // pjsip answers each fresh challenge at once with the same wrong password: one attempt.
+    for n in 0..5 {
+        let res = rig.register("alice", "bad-password", n * 2 + 1, CONTACT, T0);
+        assert_eq!((res.code, header(&res, "WWW-Authenticate").len()), (401, 1));
+    }
+    let log_free = rig.register("alice", "alice-secret", 20, CONTACT, T0 + 1);
+    assert_eq!(
+        log_free.code, 401,
+        "inside the burst even the right password waits"
+    );
+    // The next attempt, after the burst: the address and the login were not locked out.
+    let fixed = rig.register("alice", "alice-secret", 30, CONTACT, T0 + BURST_SECS);
+    assert_eq!(fixed.code, 200);
+    // A guesser with a new Call-ID per guess (SIPVicious) is evaluated, counted, stopped.
+    for n in 0..3u32 {
+        let res = rig.send_with_call_id("bob", &format!("guess-{n}"), 1, "", T0);
+        let nonce = nonce_of(&res.unwrap());
+        let guess = auth("bob", "wrong-guess", &nonce, 1, "MD5");
+        let call_id = format!("guess-{n}");
+        let res = rig
+            .send_with_call_id("bob", &call_id, 2, &guess, T0)
+            .unwrap();
+        assert_eq!(res.code, 401);
+    }
+    assert!(
+        rig.send("bob", 9, CONTACT, T0).is_none(),
+        "the address is limited"
     );
 }
 
@@ -610,12 +697,12 @@ fn a_login_guessed_from_many_addresses_is_limited_but_not_its_registered_phone()
     from(&mut rig, 4);
     let limited = rig.register("alice", "alice-secret", 1, CONTACT, T0 + 1);
     assert_eq!(limited.code, 401);
-    assert_eq!(header(&limited, "WWW-Authenticate").len(), 2);
+    assert_eq!(header(&limited, "WWW-Authenticate").len(), 1);
     // ...and an unknown login gets the very same answer.
     let unknown = rig.register("mallory", "anything", 1, CONTACT, T0 + 1);
     assert_eq!(
         (unknown.code, header(&unknown, "WWW-Authenticate").len()),
-        (401, 2)
+        (401, 1)
     );
     // Other logins are not affected.
     assert_eq!(rig.register("bob", "bob-secret", 1, "", T0 + 1).code, 200);

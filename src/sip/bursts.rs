@@ -1,0 +1,86 @@
+//! Retry bursts: a phone with a wrong password answers each fresh challenge again at once
+//! (pjsip sends five per attempt), and counted one by one those retries lock its own address
+//! and login out after two attempts. A retry is told by its key (address, login, Call-ID: a
+//! phone keeps its Call-ID, SIPVicious `svcrack` makes a new one per guess) arriving within
+//! [`BURST_SECS`] of a counted failure; it is answered with a challenge without being
+//! evaluated, so it guesses nothing and need not be counted. Bounded like the other soft
+//! state (`sip::generations`).
+
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use crate::clock::UnixSecs;
+use crate::sip::generations::Generations;
+use crate::sync::lock;
+
+/// How long after a counted failure the same key's digests are retries, not guesses.
+pub const BURST_SECS: UnixSecs = 4;
+
+/// Keys per generation: a flood of distinct keys rotates them out, never grows the map.
+const CAPACITY: usize = 16_384;
+
+/// The keys that failed within the last [`BURST_SECS`], with when.
+pub struct RetryBursts {
+    failed: Mutex<Generations<u64, UnixSecs>>,
+}
+
+impl RetryBursts {
+    /// An empty tracker.
+    pub fn new(now: UnixSecs) -> RetryBursts {
+        RetryBursts {
+            failed: Mutex::new(Generations::new(CAPACITY, BURST_SECS, now)),
+        }
+    }
+
+    /// True when this key's last counted failure is under [`BURST_SECS`] old.
+    pub fn is_retry(&self, ip: IpAddr, login: &str, call_id: &str, now: UnixSecs) -> bool {
+        let key = key(ip, login, call_id);
+        lock(&self.failed)
+            .get(&key)
+            .is_some_and(|failed| now - *failed < BURST_SECS)
+    }
+
+    /// Notes a counted failure of this key.
+    pub fn failed(&self, ip: IpAddr, login: &str, call_id: &str, now: UnixSecs) {
+        lock(&self.failed).insert(key(ip, login, call_id), now, now);
+    }
+
+    /// Lets an idle tracker drop what it holds (see `Generations::expire`).
+    pub fn expire(&self, now: UnixSecs) {
+        lock(&self.failed).expire(now);
+    }
+}
+
+/// A peer cannot steer this into collisions usefully: a collision only makes one request
+/// of its own a retry, answered with a challenge.
+fn key(ip: IpAddr, login: &str, call_id: &str) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (ip, login, call_id).hash(&mut hasher);
+    hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_is_the_same_key_soon_after_a_counted_failure() {
+        let bursts = RetryBursts::new(100);
+        let ip: IpAddr = "10.0.0.5".parse().unwrap();
+        assert!(!bursts.is_retry(ip, "alice", "c1", 100));
+        bursts.failed(ip, "alice", "c1", 100);
+        assert!(bursts.is_retry(ip, "alice", "c1", 100 + BURST_SECS - 1));
+        assert!(
+            !bursts.is_retry(ip, "alice", "c1", 100 + BURST_SECS),
+            "a new attempt"
+        );
+        assert!(
+            !bursts.is_retry(ip, "alice", "c2", 101),
+            "a new Call-ID is a new guess"
+        );
+        assert!(!bursts.is_retry(ip, "bob", "c1", 101));
+        let other: IpAddr = "10.0.0.6".parse().unwrap();
+        assert!(!bursts.is_retry(other, "alice", "c1", 101));
+    }
+}
