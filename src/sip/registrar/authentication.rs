@@ -9,7 +9,7 @@ use crate::clock::UnixSecs;
 use crate::crypto;
 use crate::domain::rfc2822;
 use crate::error::{Error, Result};
-use crate::sip::bursts::BURST_SECS;
+use crate::sip::bursts::{Dialog, BURST_SECS};
 use crate::sip::digest::{self, Algorithm, Credentials, NonceCheck};
 use crate::sip::message::{Message, NameAddr, Peer, Response, SipUri};
 use crate::sip::nonces::NonceUseCheck;
@@ -87,10 +87,11 @@ impl Registrar {
         peer: Peer,
         now: UnixSecs,
     ) -> bool {
-        let call_id = req.header("Call-ID").unwrap_or("");
+        let from = req.header("From").and_then(NameAddr::parse);
+        let dialog = dialog(req, &from);
         if !self
             .bursts
-            .is_retry(peer.addr.ip(), &creds.username, call_id, now)
+            .is_retry(peer.addr.ip(), &creds.username, &dialog, now)
         {
             return false;
         }
@@ -133,10 +134,19 @@ impl Registrar {
                 rfc2822(until)
             );
         }
-        let call_id = req.header("Call-ID").unwrap_or("");
-        self.bursts.failed(peer.addr.ip(), user, call_id, now);
+        let from = req.header("From").and_then(NameAddr::parse);
+        self.bursts
+            .failed(peer.addr.ip(), user, &dialog(req, &from), now);
         self.nonces.kill(nonce, now);
         self.challenge(req, peer, now, false)
+    }
+}
+
+/// What identifies the UA's registration, for telling its retries (see `sip::bursts`).
+fn dialog<'a>(req: &'a Message, from: &'a Option<NameAddr>) -> Dialog<'a> {
+    Dialog {
+        call_id: req.header("Call-ID").unwrap_or(""),
+        from_tag: from.as_ref().and_then(|from| from.param("tag")),
     }
 }
 
