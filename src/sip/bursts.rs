@@ -43,12 +43,17 @@ impl RetryBursts {
         }
     }
 
+    /// True when no failure is on record: then nothing is a retry, and callers need not even
+    /// build a key (most REGISTERs pay this one lock).
+    pub fn is_empty(&self) -> bool {
+        lock(&self.failed).is_empty()
+    }
+
     /// True when this key's last counted failure is under [`BURST_SECS`] old.
     pub fn is_retry(&self, ip: IpAddr, login: &str, dialog: &Dialog<'_>, now: UnixSecs) -> bool {
-        let key = key(ip, login, dialog);
         lock(&self.failed)
-            .get(&key)
-            .is_some_and(|failed| now - *failed < BURST_SECS)
+            .get(&key(ip, login, dialog))
+            .is_some_and(|at| now - *at < BURST_SECS)
     }
 
     /// Notes a counted failure of this key.

@@ -87,6 +87,9 @@ impl Registrar {
         peer: Peer,
         now: UnixSecs,
     ) -> bool {
+        if self.bursts.is_empty() {
+            return false;
+        }
         let from = req.header("From").and_then(NameAddr::parse);
         let dialog = dialog(req, &from);
         if !self
