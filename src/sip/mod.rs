@@ -186,3 +186,49 @@ fn cache_key(req: &Message, source: SocketAddr) -> Option<CacheKey> {
         cseq: req.header("CSeq")?.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Limiter;
+    use crate::config::SipSettings;
+
+    fn options(cseq: u32) -> Vec<u8> {
+        format!(
+            "OPTIONS sip:pbx.test SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.7:5060;branch=z9hG4bK{cseq}\r\n\
+             From: <sip:alice@pbx.test>;tag=a\r\nTo: <sip:pbx.test>\r\nCall-ID: c1\r\n\
+             CSeq: {cseq} OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn to_tag(reply: &[u8]) -> String {
+        let text = String::from_utf8_lossy(reply);
+        let to = text.lines().find(|line| line.starts_with("To: ")).unwrap();
+        to.split(";tag=").nth(1).unwrap().to_string()
+    }
+
+    #[test]
+    fn to_tags_are_random_per_request_and_stable_for_its_retransmissions() {
+        let store = Store::open_temporary().unwrap();
+        let service = |now| {
+            let limiter = Limiter::new(10, 60, 60);
+            let registrar =
+                Registrar::new("pbx.test", SipSettings::SMALL, limiter, |_| false).unwrap();
+            SipService::new(registrar, now)
+        };
+        let (one, other) = (service(0), service(0));
+        let peer = Peer {
+            addr: "192.0.2.7:5060".parse().unwrap(),
+            transport: Transport::Udp,
+        };
+        let answer = |sip: &SipService, cseq| {
+            to_tag(&sip.handle_message(&store, &options(cseq), peer, 0).unwrap())
+        };
+        let tag = answer(&one, 1);
+        assert_eq!(tag.len(), 16, "64 bits, hex: {tag}");
+        assert_eq!(answer(&one, 1), tag, "a retransmission gets the same tag");
+        assert_ne!(answer(&one, 2), tag, "another request, another tag");
+        assert_ne!(answer(&other, 1), tag, "another boot, another tag");
+    }
+}
