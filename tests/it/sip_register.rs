@@ -491,6 +491,14 @@ fn an_address_over_the_failure_limit_is_ignored() {
         attacker.recv(Duration::from_millis(500)).is_none(),
         "dropped while backing off"
     );
+    let log = server.log();
+    let started: Vec<&str> = log.lines().filter(|l| l.contains("sip limit: ")).collect();
+    assert!(
+        started
+            .iter()
+            .any(|l| l.contains("source=127.0.0.1 refused until ")),
+        "one line says the block started, and until when: {started:?}"
+    );
     // The API has its own limiter: the administrator is not locked out by a phone.
     assert_eq!(
         server.root("GET", "/2012-04-24/Accounts.json", "").status,
