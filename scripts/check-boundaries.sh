@@ -12,31 +12,30 @@ status=0
 sources() {
   find "$@" -name '*.rs' ! -name tests.rs ! -name testing.rs | sort
 }
-# Fails when a file outside the allowed list names the pattern (comments excluded).
+# Reports the lines of a file that name the pattern (comments excluded) as a breach of rule.
+breach() {
+  local file=$1 pattern=$2 rule=$3 hits
+  hits=$(grep -nE "$pattern" "$file" | grep -vE '^[0-9]+:\s*//' || true)
+  if [ -n "$hits" ]; then
+    echo "boundary: $rule"
+    sed "s|^|  $file:|" <<<"$hits"
+    status=1
+  fi
+}
+# Fails when a file outside the allowed list (files, or directories ending in /) names the pattern.
 only() {
   local pattern=$1 rule=$2; shift 2
-  local allowed=" $* " file hits
+  local allowed=" $* " file
   for file in $(sources src); do
-    case "$allowed" in *" $file "*) continue ;; esac
-    case "$allowed" in *" ${file%/*}/ "*) continue ;; esac
-    hits=$(grep -nE "$pattern" "$file" | grep -vE '^[0-9]+:\s*//' || true)
-    if [ -n "$hits" ]; then
-      echo "boundary: $rule"
-      sed "s|^|  $file:|" <<<"$hits"
-      status=1
-    fi
+    case "$allowed" in *" $file "* | *" ${file%/*}/ "*) continue ;; esac
+    breach "$file" "$pattern" "$rule"
   done
 }
 # Fails when a file under $1 names the pattern.
 never() {
-  local dir=$1 pattern=$2 rule=$3 file hits
+  local dir=$1 pattern=$2 rule=$3 file
   for file in $(sources "$dir"); do
-    hits=$(grep -nE "$pattern" "$file" | grep -vE '^[0-9]+:\s*//' || true)
-    if [ -n "$hits" ]; then
-      echo "boundary: $rule"
-      sed "s|^|  $file:|" <<<"$hits"
-      status=1
-    fi
+    breach "$file" "$pattern" "$rule"
   done
 }
 

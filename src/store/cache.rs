@@ -66,17 +66,10 @@ impl RecordCache {
         login: &str,
         read: impl FnOnce() -> Read<ClientRecord>,
     ) -> Read<Arc<ClientAuth>> {
-        let generation = {
-            let cache = self.lock();
-            if let Some(found) = cache.by_login.get(login) {
-                return Ok(Some(found.0.clone()));
-            }
-            cache.generation
-        };
-        let Some(record) = read()? else {
-            return Ok(None);
-        };
-        self.remember(generation, &record).map(Some)
+        self.client(
+            |cache| cache.by_login.get(login).map(|found| &found.0),
+            read,
+        )
     }
 
     /// A client's credentials by id; `read` reads the record on a miss.
@@ -85,9 +78,19 @@ impl RecordCache {
         sid: &ClientSid,
         read: impl FnOnce() -> Read<ClientRecord>,
     ) -> Read<Arc<ClientAuth>> {
+        self.client(|cache| cache.by_sid.get(sid), read)
+    }
+
+    /// A cached client `hit` finds, or else the record `read` finds, remembered unless a
+    /// write came between (the generation changed).
+    fn client(
+        &self,
+        hit: impl FnOnce(&Entries) -> Option<&Arc<ClientAuth>>,
+        read: impl FnOnce() -> Read<ClientRecord>,
+    ) -> Read<Arc<ClientAuth>> {
         let generation = {
             let cache = self.lock();
-            if let Some(found) = cache.by_sid.get(sid) {
+            if let Some(found) = hit(&cache) {
                 return Ok(Some(found.clone()));
             }
             cache.generation
