@@ -4,12 +4,13 @@
 //! This module knows the `Authorization` header's syntax but no HTTP library. The secret
 //! comparison itself lives in `domain::accounts::verify_credentials` (constant-time, same
 //! answer and same work for an unknown user as for a wrong secret). Nothing here logs a
-//! secret: the failure log line names the user part and the address only.
+//! secret: the failure log line names the user part and the address only. That line is the
+//! same for the API and for SIP ([`log_failure`]), so one fail2ban filter reads both.
 
 use std::borrow::Borrow;
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Mutex, MutexGuard};
 
 use base64::Engine;
@@ -143,31 +144,33 @@ pub fn authenticate(
     store: &Store,
     limiter: &Limiter,
     authorization: Option<&str>,
-    peer: Option<IpAddr>,
+    peer: Option<SocketAddr>,
     now: UnixSecs,
 ) -> Result<Caller> {
     let Some(header) = authorization else {
         return Err(Error::Unauthorized);
     };
-    if let Some(ip) = peer {
+    let ip = peer.map(|peer| peer.ip());
+    if let Some(ip) = ip {
         limiter.check(&ip, now)?;
     }
     let (user, secret) = parse_basic(header).ok_or(Error::Unauthorized)?;
     match accounts::verify_credentials(store, &user, &secret) {
         Ok(record) => {
-            if let Some(ip) = peer {
+            if let Some(ip) = ip {
                 limiter.record_success(&ip, now);
             }
             Ok(record)
         }
         Err(Error::Unauthorized) => {
-            let source = peer
-                .map(|ip| ip.to_string())
-                .unwrap_or_else(|| "-".to_string());
-            log::warn!("api auth failed: user={} source={source}", printable(&user));
-            if let Some(until) = peer.and_then(|ip| limiter.record_failure(ip, now)) {
+            // Unknown user, wrong secret and inactive account are one reason: the answer
+            // must not tell them apart, and neither does the log.
+            log_failure(Service::Api, &user, peer, "bad_credentials");
+            if let Some((ip, until)) =
+                ip.and_then(|ip| Some((ip, limiter.record_failure(ip, now)?)))
+            {
                 log::warn!(
-                    "api limit: source={source} refused until {} (too many failed logins)",
+                    "api limit: source={ip} refused until {} (too many failed logins)",
                     rfc2822(until)
                 );
             }
@@ -191,10 +194,46 @@ pub fn parse_basic(header: &str) -> Option<(String, String)> {
     Some((user.to_string(), secret.to_string()))
 }
 
-/// A user name made safe for one log line (fail2ban parses these).
-fn printable(user: &str) -> String {
+/// Who saw a failed authentication.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    /// The REST API (HTTP Basic).
+    Api,
+    /// The SIP registrar (digest).
+    Sip,
+}
+
+/// The one log line of a failed authentication, for both services, in the shape fail2ban's
+/// filter in the README reads: `<service> auth failed: user=<login> source=<ip>:<port>
+/// reason=<word>`. The user part is [`printable`], so no login can end the field early or
+/// forge a `source=`.
+pub fn failure_line(
+    service: Service,
+    user: &str,
+    source: Option<SocketAddr>,
+    reason: &str,
+) -> String {
+    let service = match service {
+        Service::Api => "api",
+        Service::Sip => "sip",
+    };
+    let source = source.map_or_else(|| "-".to_string(), |addr| addr.to_string());
+    format!(
+        "{service} auth failed: user={} source={source} reason={reason}",
+        printable(user)
+    )
+}
+
+/// Logs [`failure_line`] as a warning.
+pub fn log_failure(service: Service, user: &str, source: Option<SocketAddr>, reason: &str) {
+    log::warn!("{}", failure_line(service, user, source, reason));
+}
+
+/// A user name made safe for one log line (fail2ban parses these): at most 64 characters,
+/// anything but visible ASCII (spaces too) shown as `?`.
+pub fn printable(user: &str) -> String {
     user.chars()
-        .take(128)
+        .take(64)
         .map(|c| if c.is_ascii_graphic() { c } else { '?' })
         .collect()
 }

@@ -73,7 +73,7 @@ pub fn digest_authorization(data: &[u8]) {
 pub fn form_and_path(data: &[u8]) {
     if let Ok(mut params) = form::Params::parse(data) {
         let _ = params.take("FriendlyName");
-        let _ = params.finish();
+        params.finish();
     }
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = form::percent_decode(text, true);

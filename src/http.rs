@@ -123,7 +123,7 @@ fn serve_one(handler: &Serve, mut request: tiny_http::Request) {
         authorization: header("Authorization"),
         accept: header("Accept"),
         content_type: header("Content-Type"),
-        remote: request.remote_addr().map(|addr| addr.ip()),
+        remote: request.remote_addr().copied(),
         body: Vec::new(),
     };
     let res = match read_body(&mut request) {
@@ -138,7 +138,7 @@ fn serve_one(handler: &Serve, mut request: tiny_http::Request) {
     let path = req.url.split('?').next().unwrap_or("");
     let source = req
         .remote
-        .map(|ip| ip.to_string())
+        .map(|addr| addr.ip().to_string())
         .unwrap_or_else(|| "-".to_string());
     log::info!(
         "{source} {} {path} {} {}B {}ms",

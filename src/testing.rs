@@ -72,8 +72,15 @@ impl World {
             role: Some(role),
             status,
         };
-        accounts::create(&self.store, &parent.as_caller(), new, LIMITS, NOW)
-            .map(|issued| issued.account)
+        accounts::create(
+            &self.store,
+            &parent.as_caller(),
+            &AccountRef::Sid(parent.sid),
+            new,
+            LIMITS,
+            NOW,
+        )
+        .map(|issued| issued.account)
     }
 
     /// `caller` applies `changes` to `target` (named by its email) at [`NOW`].

@@ -4,10 +4,11 @@
 //! result. The representation shows the AuthToken only in the answer to the write that issued
 //! it: the store keeps a hash, so there is nothing to show later.
 
+use crate::api::form::Params;
 use crate::api::format::{self, Names, Repr};
 use crate::api::{self as api, ApiResponse, Ctx, API_VERSION};
 use crate::domain::accounts::{self, Account, AccountChanges, Caller, Issued, Limits, NewAccount};
-use crate::domain::{rfc2822, AccountRef, Email, FriendlyName, Password, Role, Status};
+use crate::domain::{rfc2822, AccountRef, AccountSid, Email, FriendlyName, Password, Role, Status};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
@@ -20,7 +21,7 @@ const NAMES: Names = Names {
 pub fn list(state: &AppState, caller: &Caller, ctx: &Ctx<'_>) -> Result<ApiResponse> {
     let mut query = ctx.query()?;
     let paging = api::paging(&mut query)?;
-    query.finish()?;
+    query.finish();
     let all = accounts::list(&state.store, caller)?;
     let items: Vec<Repr> = all.iter().map(|record| repr(record, None, ctx)).collect();
     Ok(api::list_response(ctx, NAMES, items, paging, ""))
@@ -28,7 +29,19 @@ pub fn list(state: &AppState, caller: &Caller, ctx: &Ctx<'_>) -> Result<ApiRespo
 
 /// `POST /Accounts`: creates a sub-account of the caller. 200, as Restcomm answers.
 pub fn create(state: &AppState, caller: &Caller, ctx: &Ctx<'_>) -> Result<ApiResponse> {
-    let mut form = ctx.form()?;
+    let form = ctx.form()?;
+    create_under(state, caller, ctx, &AccountRef::Sid(caller.sid), form)
+}
+
+/// Creates a child of `parent` from the form: `POST /Accounts`, and the Accounts document's
+/// `POST /Accounts/{Sid}.json` with an `EmailAddress` (SPEC.md §1).
+fn create_under(
+    state: &AppState,
+    caller: &Caller,
+    ctx: &Ctx<'_>,
+    parent: &AccountRef,
+    mut form: Params,
+) -> Result<ApiResponse> {
     let new = NewAccount {
         email: Email::parse(&form.require("EmailAddress")?)?,
         password: Password::parse(&form.require("Password")?)?,
@@ -36,14 +49,18 @@ pub fn create(state: &AppState, caller: &Caller, ctx: &Ctx<'_>) -> Result<ApiRes
         role: form.optional("Role", Role::parse)?,
         status: form.optional("Status", Status::parse)?,
     };
-    form.finish()?;
+    form.finish();
     let limits = Limits {
         max_depth: state.config.max_depth,
     };
-    let issued = accounts::create(&state.store, caller, new, limits, ctx.now)?;
+    let issued = accounts::create(&state.store, caller, parent, new, limits, ctx.now)?;
     log::info!(
-        "account {} created under {}",
+        "account {} created under {} by {}",
         issued.account.sid,
+        issued
+            .account
+            .parent
+            .map_or_else(String::new, |sid| sid.to_string()),
         caller.sid
     );
     Ok(ctx.ok(render(&issued, ctx)))
@@ -55,11 +72,12 @@ pub fn get(state: &AppState, caller: &Caller, ctx: &Ctx<'_>, id: &str) -> Result
     Ok(ctx.ok(format::one(ctx.format, NAMES, &repr(&record, None, ctx))))
 }
 
-/// `POST`/`PUT /Accounts/{id}`: FriendlyName, Password, Status, Role.
+/// `POST`/`PUT /Accounts/{id}`: FriendlyName, Password, Status, Role. With an `EmailAddress`
+/// it is the Accounts document's create of a sub-account of `id`, never an update of `id`.
 pub fn update(state: &AppState, caller: &Caller, ctx: &Ctx<'_>, id: &str) -> Result<ApiResponse> {
     let mut form = ctx.form()?;
-    if form.take("EmailAddress").is_some() {
-        return Err(Error::Invalid("EmailAddress cannot be changed".to_string()));
+    if form.has("EmailAddress") {
+        return create_under(state, caller, ctx, &AccountRef::parse(id), form);
     }
     let changes = AccountChanges {
         friendly_name: form.optional("FriendlyName", FriendlyName::parse)?,
@@ -67,7 +85,7 @@ pub fn update(state: &AppState, caller: &Caller, ctx: &Ctx<'_>, id: &str) -> Res
         status: form.optional("Status", Status::parse)?,
         role: form.optional("Role", Role::parse)?,
     };
-    form.finish()?;
+    form.finish();
     let nothing_to_do = changes.friendly_name.is_none()
         && changes.password.is_none()
         && changes.status.is_none()
@@ -87,8 +105,24 @@ pub fn update(state: &AppState, caller: &Caller, ctx: &Ctx<'_>, id: &str) -> Res
 }
 
 /// `DELETE /Accounts/{id}`: closes the account and its subtree; 200 with the closed record.
+/// The documented `Sid` parameter (body or query) may only repeat the path's account.
 pub fn delete(state: &AppState, caller: &Caller, ctx: &Ctx<'_>, id: &str) -> Result<ApiResponse> {
-    let record = accounts::close(&state.store, caller, &AccountRef::parse(id), ctx.now)?;
+    let id = AccountRef::parse(id);
+    let named = match ctx.form()?.take("Sid")? {
+        Some(sid) => Some(sid),
+        None => ctx.query()?.take("Sid")?,
+    };
+    if let Some(named) = named {
+        let target = accounts::find(&state.store, caller, &id)?;
+        if AccountSid::parse(&named) != Some(target.sid) {
+            return Err(Error::Invalid(format!(
+                "Sid {:?} is not the account of the path ({}); nothing was closed",
+                named.chars().take(64).collect::<String>(),
+                target.sid
+            )));
+        }
+    }
+    let record = accounts::close(&state.store, caller, &id, ctx.now)?;
     log::info!("account {} closed by {}", record.sid, caller.sid);
     Ok(ctx.ok(format::one(ctx.format, NAMES, &repr(&record, None, ctx))))
 }

@@ -26,8 +26,8 @@ pub fn list(
 ) -> Result<ApiResponse> {
     let mut query = ctx.query()?;
     let paging = api::paging(&mut query)?;
-    let login = query.take("Login");
-    query.finish()?;
+    let login = query.take("Login")?;
+    query.finish();
     let account = AccountRef::parse(account_id);
     let found = clients::list(&state.store, caller, &account, login.as_deref())?;
     let items: Vec<Repr> = found
@@ -56,7 +56,7 @@ pub fn create(
         enabled: form.optional("Status", clients::parse_status)?,
         voice: voice(&mut form)?,
     };
-    form.finish()?;
+    form.finish();
     let client = clients::create(
         &state.store,
         caller,
@@ -96,7 +96,7 @@ pub fn update(
     client_id: &str,
 ) -> Result<ApiResponse> {
     let mut form = ctx.form()?;
-    if form.take("Login").is_some() {
+    if form.take("Login")?.is_some() {
         return Err(Error::Invalid(
             "Login cannot be changed; create a new client instead".to_string(),
         ));
@@ -107,7 +107,7 @@ pub fn update(
         enabled: form.optional("Status", clients::parse_status)?,
         voice: voice(&mut form)?,
     };
-    form.finish()?;
+    form.finish();
     if changes.is_empty() {
         return get(state, caller, ctx, account_id, client_id);
     }

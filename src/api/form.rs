@@ -2,8 +2,10 @@
 //! `application/x-www-form-urlencoded` bodies and query strings.
 //!
 //! Restcomm clients send every parameter as a form field, so this is the API's only input
-//! decoder. It is strict: bad escapes, invalid UTF-8, repeated names and names the handler
-//! did not ask for are 400s that name the culprit, never silently dropped.
+//! decoder. It is strict about what it reads (bad escapes and invalid UTF-8 are 400s, and so
+//! is a parameter the handler uses given twice) and deaf to what nobody reads: parameters
+//! edgecomm does not use are ignored, as Restcomm and Twilio ignore them, because real
+//! clients send extras (SPEC.md §1).
 
 use crate::error::{Error, Result};
 
@@ -46,7 +48,8 @@ pub struct Params {
 }
 
 impl Params {
-    /// Decodes `name=value&…`. Repeated names are rejected: which one would win is a guess.
+    /// Decodes `name=value&…`. Repeated names are kept: they are refused only when a handler
+    /// takes one, because which value would win is a guess.
     pub fn parse(raw: &[u8]) -> Result<Params> {
         let text = std::str::from_utf8(raw)
             .map_err(|_| Error::Invalid("request body is not valid UTF-8".to_string()))?;
@@ -58,44 +61,50 @@ impl Params {
             if name.is_empty() {
                 return Err(Error::Invalid("parameter with an empty name".to_string()));
             }
-            if pairs.iter().any(|(seen, _)| *seen == name) {
-                return Err(Error::Invalid(format!(
-                    "parameter {} given more than once",
-                    shorten(&name)
-                )));
-            }
             pairs.push((name, value));
         }
         Ok(Params { pairs })
     }
 
-    /// Takes a parameter out, so that `finish` can spot the ones nobody asked for.
-    pub fn take(&mut self, name: &str) -> Option<String> {
-        let idx = self.pairs.iter().position(|(seen, _)| seen == name)?;
-        Some(self.pairs.remove(idx).1)
+    /// Takes a parameter out, so that `finish` knows which ones nobody read.
+    pub fn take(&mut self, name: &str) -> Result<Option<String>> {
+        let Some(idx) = self.pairs.iter().position(|(seen, _)| seen == name) else {
+            return Ok(None);
+        };
+        let (_, value) = self.pairs.remove(idx);
+        if self.pairs.iter().any(|(seen, _)| seen == name) {
+            return Err(Error::Invalid(format!(
+                "parameter {} given more than once",
+                shorten(name)
+            )));
+        }
+        Ok(Some(value))
+    }
+
+    /// True when the parameter was sent (even empty), without taking it.
+    pub fn has(&self, name: &str) -> bool {
+        self.pairs.iter().any(|(seen, _)| seen == name)
     }
 
     /// Takes a parameter and parses it when present.
     pub fn optional<T>(&mut self, name: &str, parse: fn(&str) -> Result<T>) -> Result<Option<T>> {
-        self.take(name).map(|value| parse(&value)).transpose()
+        self.take(name)?.map(|value| parse(&value)).transpose()
     }
 
     /// Takes a parameter that must be present and non-empty.
     pub fn require(&mut self, name: &'static str) -> Result<String> {
-        match self.take(name) {
+        match self.take(name)? {
             Some(value) if !value.is_empty() => Ok(value),
             _ => Err(Error::MissingParameter(name)),
         }
     }
 
-    /// Fails on the first parameter that was not taken: a typo must not pass for success.
-    pub fn finish(self) -> Result<()> {
-        match self.pairs.first() {
-            Some((name, _)) => Err(Error::Invalid(format!(
-                "unknown parameter {}",
-                shorten(name)
-            ))),
-            None => Ok(()),
+    /// Drops what nobody read. The names go to the debug log, where an integrator who
+    /// wonders why `FriendlyNmae` changed nothing can find them.
+    pub fn finish(self) {
+        if !self.pairs.is_empty() {
+            let names: Vec<String> = self.pairs.iter().map(|(name, _)| shorten(name)).collect();
+            log::debug!("parameters not used: {}", names.join(", "));
         }
     }
 }
@@ -125,25 +134,36 @@ mod tests {
     }
 
     #[test]
-    fn params_are_taken_once_and_leftovers_fail() {
+    fn params_are_taken_once_and_leftovers_are_ignored() {
         let mut params =
-            Params::parse(b"FriendlyName=Jane+Doe&Password=abc%2612345&&Extra").unwrap();
-        assert_eq!(params.take("FriendlyName").as_deref(), Some("Jane Doe"));
+            Params::parse(b"FriendlyName=Jane+Doe&Password=abc%2612345&&Extra&x=1&x=2").unwrap();
+        assert_eq!(
+            params.take("FriendlyName").unwrap().as_deref(),
+            Some("Jane Doe")
+        );
+        assert_eq!(params.take("FriendlyName").unwrap(), None);
         assert_eq!(params.require("Password").unwrap(), "abc&12345");
         assert!(matches!(
             params.require("EmailAddress"),
             Err(Error::MissingParameter("EmailAddress"))
         ));
-        let err = params.finish().unwrap_err();
-        assert!(err.public_message().contains("Extra"));
+        params.finish();
+    }
+
+    #[test]
+    fn a_used_parameter_given_twice_is_refused() {
+        let mut params = Params::parse(b"Password=one11111&Password=two22222").unwrap();
+        let err = params.require("Password").unwrap_err();
+        assert!(err
+            .public_message()
+            .contains("\"Password\" given more than once"));
     }
 
     #[test]
     fn malformed_forms_are_rejected() {
-        assert!(Params::parse(b"a=1&a=2").is_err());
         assert!(Params::parse(b"=1").is_err());
         assert!(Params::parse(&[b'a', b'=', 0xff]).is_err());
         assert!(Params::parse(b"a=%").is_err());
-        assert!(Params::parse(b"").unwrap().finish().is_ok());
+        assert!(Params::parse(b"").is_ok());
     }
 }

@@ -15,7 +15,7 @@ pub mod form;
 pub mod format;
 pub mod registrations;
 
-use std::net::IpAddr;
+use std::net::SocketAddr;
 
 use crate::auth;
 use crate::clock::UnixSecs;
@@ -45,8 +45,8 @@ pub struct ApiRequest {
     pub accept: Option<String>,
     /// The `Content-Type` header, if any.
     pub content_type: Option<String>,
-    /// The client's address, for the failed-login limit.
-    pub remote: Option<IpAddr>,
+    /// The client's address and port, for the failed-login limit and its log line.
+    pub remote: Option<SocketAddr>,
     /// The body, already capped at [`MAX_BODY_BYTES`].
     pub body: Vec<u8>,
 }
@@ -211,8 +211,8 @@ pub struct Paging {
 
 /// Takes `Page` and `PageSize` out of the query; `None` when neither is given.
 pub fn paging(query: &mut Params) -> Result<Option<Paging>> {
-    let page = query.take("Page");
-    let page_size = query.take("PageSize");
+    let page = query.take("Page")?;
+    let page_size = query.take("PageSize")?;
     if page.is_none() && page_size.is_none() {
         return Ok(None);
     }

@@ -43,7 +43,7 @@ pub fn of_account(
 fn respond(ctx: &Ctx<'_>, found: &[Registration]) -> Result<ApiResponse> {
     let mut query = ctx.query()?;
     let paging = api::paging(&mut query)?;
-    query.finish()?;
+    query.finish();
     let items = found
         .iter()
         .map(|registration| repr(registration, ctx.now))

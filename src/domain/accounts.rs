@@ -158,10 +158,13 @@ pub fn create_root(
     commit_new(store, &guard, record, token)
 }
 
-/// Creates a sub-account of `caller` (Administrators only).
+/// Creates a sub-account of `parent`, which is the caller or one of its descendants
+/// (Administrators only; anything else out of reach is `NotFound`). The parent must be
+/// active: a child may not be more active than its parent, and a closed one takes no more.
 pub fn create(
     store: &Store,
     caller: &Caller,
+    parent: &AccountRef,
     new: NewAccount,
     limits: Limits,
     now: UnixSecs,
@@ -171,7 +174,8 @@ pub fn create(
             "only an Administrator may create sub-accounts".to_string(),
         ));
     }
-    if caller.depth >= limits.max_depth {
+    let parent = find_record(store, caller, parent)?;
+    if parent.depth >= limits.max_depth {
         return Err(Error::Invalid(format!(
             "the account tree is limited to {} levels",
             limits.max_depth
@@ -186,12 +190,12 @@ pub fn create(
     let password = hash_password(&new.password)?;
     let sid = AccountSid::random()?;
     let guard = store.write_lock();
-    // The caller's record was read at authentication; re-read it under the lock, so that a
-    // cascade that just suspended it cannot be outrun.
-    let parent = store.account(&caller.sid)?.ok_or(Error::Unauthorized)?;
-    if parent.status != Status::Active {
-        return Err(Error::Unauthorized);
-    }
+    // Re-read under the lock, so that a cascade that just suspended the parent (or the caller,
+    // whose cascade reaches the parent too) cannot be outrun.
+    let parent = store
+        .account(&parent.sid)?
+        .ok_or(Error::NotFound("account"))?;
+    check_can_adopt(&parent, caller)?;
     let record = AccountRecord {
         sid,
         parent: Some(parent.sid),
@@ -211,6 +215,22 @@ pub fn create(
         updated: now,
     };
     commit_new(store, &guard, record, token)
+}
+
+/// A new child needs an active parent. When the parent is the caller, an inactive one means
+/// the caller's credentials stopped working mid-request (401, as the next request would get).
+fn check_can_adopt(parent: &AccountRecord, caller: &Caller) -> Result<()> {
+    match parent.status {
+        Status::Active => Ok(()),
+        _ if parent.sid == caller.sid => Err(Error::Unauthorized),
+        Status::Closed => Err(Error::Conflict(
+            "the account is closed and cannot be modified".to_string(),
+        )),
+        other => Err(Error::Conflict(format!(
+            "the account is {}; a sub-account needs an active parent",
+            other.as_str()
+        ))),
+    }
 }
 
 /// Numbers a new account (lists are oldest first by this) and inserts it.

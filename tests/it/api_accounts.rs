@@ -295,7 +295,7 @@ fn bad_input_gets_4xx_and_never_5xx() {
         (
             "POST",
             "/2012-04-24/Accounts.json",
-            b"EmailAddress=q%40x.com&Password=password1&Bogus=1".to_vec(),
+            b"EmailAddress=q%40x.com&Password=password1&Password=password2".to_vec(),
             400,
         ),
         ("DELETE", "/2012-04-24/Accounts.json", Vec::new(), 405),

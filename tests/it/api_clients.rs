@@ -214,9 +214,9 @@ fn validation_errors_and_duplicates() {
             "VoiceApplicationSid",
         ),
         (
-            "Login=alice&Password=abcdefg12&Colour=blue",
+            "Login=alice&Password=abcdefg12&Login=bob",
             400,
-            "unknown parameter",
+            "\"Login\" given more than once",
         ),
     ];
     for (body, status, message) in cases {

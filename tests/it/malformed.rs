@@ -306,7 +306,7 @@ fn http_corpus(auth: &str, sid: &str) -> Vec<Vec<u8>> {
         b"Status=whatever".to_vec(),
         b"Role=Emperor&EmailAddress=x%40y.test&Password=password1".to_vec(),
         b"Login=&Password=".to_vec(),
-        b"Login=a%00b&Password=password-1".to_vec(),
+        b"Login=a%00b&Password=short".to_vec(),
         b"EmailAddress=not-an-email&Password=password1".to_vec(),
         b"Password=short".to_vec(),
         b"FriendlyName=a&FriendlyName=b".to_vec(),

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use super::Registrar;
+use crate::auth::{log_failure, printable, Service};
 use crate::clock::UnixSecs;
 use crate::crypto;
 use crate::domain::rfc2822;
@@ -119,11 +120,8 @@ impl Registrar {
         // Not forgotten on a success: a phone refreshing its binding must not hand an
         // attacker a fresh allowance of guesses.
         let login_blocked = self.logins.record_failure(login_key(user).into(), now);
+        log_failure(Service::Sip, user, Some(peer.addr), reason);
         let shown = printable(user);
-        log::warn!(
-            "auth failed: user={shown} source={} reason={reason}",
-            peer.addr
-        );
         if let Some(until) = login_blocked {
             log::warn!(
                 "sip limit: user={shown} refused until {} (too many failed authentications)",
@@ -151,14 +149,6 @@ fn dialog<'a>(req: &'a Message, from: &'a Option<NameAddr>) -> Dialog<'a> {
         call_id: req.header("Call-ID").unwrap_or(""),
         from_tag: from.as_ref().and_then(|from| from.param("tag")),
     }
-}
-
-/// A user name made safe for one log line (fail2ban parses these).
-fn printable(user: &str) -> String {
-    user.chars()
-        .take(64)
-        .map(|c| if c.is_ascii_graphic() { c } else { '?' })
-        .collect()
 }
 
 /// True when `client` holds a live registration made from `peer`'s address.
