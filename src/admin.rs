@@ -14,14 +14,7 @@ use crate::store::{check, Store};
 /// `edgecomm export`: the whole store as JSON, to `out` (mode 0600: it holds password hashes
 /// and HA1 values) or to stdout. The server must be stopped: sled allows one process.
 pub fn export(config: &Config, out: Option<&str>, bindings: bool) -> Result<()> {
-    let db = config.data_dir.join("db");
-    if !db.exists() {
-        return Err(Error::Io(std::io::Error::other(format!(
-            "no data in {}",
-            config.data_dir.display()
-        ))));
-    }
-    let store = Store::open(&db, config.cache_bytes)?;
+    let store = open_existing(config)?;
     let document = backup::export(&store, bindings)?;
     match out {
         Some(path) => write_private(Path::new(path), &String::from_utf8_lossy(&document)),
@@ -32,20 +25,48 @@ pub fn export(config: &Config, out: Option<&str>, bindings: bool) -> Result<()> 
     }
 }
 
-/// `edgecomm import FILE`: loads an export into an empty data directory.
+/// `edgecomm import FILE`: loads an export into an empty data directory. A refused import
+/// leaves nothing behind: what it created (the directory, or the database in it) is removed,
+/// so the next attempt, or the server's first start, finds it as it was.
 pub fn import(config: &Config, file: &str) -> Result<Imported> {
     let bytes = fs::read(file)
         .map_err(|err| Error::Io(std::io::Error::other(format!("cannot read {file}: {err}"))))?;
-    fs::create_dir_all(&config.data_dir)?;
-    let store = Store::open(&config.data_dir.join("db"), config.cache_bytes)?;
-    backup::import(&store, &bytes)
+    let dir = &config.data_dir;
+    let db = dir.join("db");
+    let (had_dir, had_db) = (dir.exists(), db.exists());
+    let result = fs::create_dir_all(dir)
+        .map_err(Error::from)
+        .and_then(|()| Store::open(&db, config.cache_bytes))
+        .and_then(|store| backup::import(&store, &bytes));
+    if result.is_err() {
+        // The store is closed by now (dropped inside and_then), so its files can go.
+        let leftover = if had_dir { &db } else { dir };
+        if !had_db && leftover.exists() {
+            if let Err(err) = fs::remove_dir_all(leftover) {
+                log::warn!("could not remove {}: {err}", leftover.display());
+            }
+        }
+    }
+    result
 }
 
 /// `edgecomm check`: the store's invariant problems, none when it is consistent.
 pub fn check(config: &Config) -> Result<Vec<String>> {
-    fs::create_dir_all(&config.data_dir)?;
-    let store = Store::open(&config.data_dir.join("db"), config.cache_bytes)?;
-    check::run(&store)
+    check::run(&open_existing(config)?)
+}
+
+/// Opens the store of a data directory that has one; a missing one (a typo in `--data-dir`)
+/// is an error, never a fresh empty store that would pass for a consistent one.
+fn open_existing(config: &Config) -> Result<Store> {
+    let db = config.data_dir.join("db");
+    if !db.is_dir() {
+        return Err(Error::Io(std::io::Error::other(format!(
+            "no data in {} (no database at {})",
+            config.data_dir.display(),
+            db.display()
+        ))));
+    }
+    Store::open(&db, config.cache_bytes)
 }
 
 /// Writes a file readable by its owner only, atomically (temporary file, fsync, rename).

@@ -73,10 +73,13 @@ impl App {
         }
         workers.push(spawn_sweeper(self.state.clone())?);
         let sip_text = sip_addr.map_or_else(|| "off".to_string(), |addr| addr.to_string());
-        log::info!(
-            "serving HTTP on {http_addr}, SIP on {sip_text} (realm {})",
-            self.state.config.realm
-        );
+        match sip_addr {
+            Some(addr) => log::info!(
+                "serving HTTP on {http_addr}, SIP on {addr} (UDP and TCP, realm {})",
+                self.state.config.realm
+            ),
+            None => log::info!("serving HTTP on {http_addr}; SIP is off (sip.listen)"),
+        }
         println!("READY http={http_addr} sip={sip_text}");
         let _ = std::io::stdout().flush();
         notify_systemd("READY=1");

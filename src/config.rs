@@ -345,6 +345,11 @@ fn parse_args(args: &[String]) -> Result<Result<Args, Command>, String> {
             }
             "--bindings" => out.bindings = true,
             _ if name.starts_with('-') => {
+                // The name first: `--bogus` is an unknown flag, whatever follows it.
+                let setting = match name {
+                    "--config" | "--out" => None,
+                    _ => Some(setting_of_flag(name)?),
+                };
                 let value = match inline {
                     Some(value) => value,
                     None => rest
@@ -352,17 +357,10 @@ fn parse_args(args: &[String]) -> Result<Result<Args, Command>, String> {
                         .cloned()
                         .ok_or_else(|| format!("{name} needs a value"))?,
                 };
-                match name {
-                    "--config" => out.config_path = Some(value),
-                    "--out" => out.out = Some(value),
-                    _ => {
-                        let key = SETTINGS
-                            .iter()
-                            .find(|setting| flag_name(setting.key) == name)
-                            .map(|setting| setting.key)
-                            .ok_or_else(|| format!("unknown flag {name} (see --help)"))?;
-                        out.flags.push((key, value));
-                    }
+                match (name, setting) {
+                    (_, Some(key)) => out.flags.push((key, value)),
+                    ("--config", None) => out.config_path = Some(value),
+                    _ => out.out = Some(value),
                 }
             }
             "serve" | "check" | "export" | "import" if out.subcommand.is_none() => {
@@ -375,6 +373,15 @@ fn parse_args(args: &[String]) -> Result<Result<Args, Command>, String> {
         }
     }
     Ok(Ok(out))
+}
+
+/// The setting a flag sets; an unknown flag is an error that names it.
+fn setting_of_flag(name: &str) -> Result<&'static str, String> {
+    SETTINGS
+        .iter()
+        .find(|setting| flag_name(setting.key) == name)
+        .map(|setting| setting.key)
+        .ok_or_else(|| format!("unknown flag {name} (see --help)"))
 }
 
 /// Merges the settings of a JSON config file; an unknown key stops the start.
@@ -720,7 +727,12 @@ mod tests {
         let err = load_with(&[], &[("EDGECOMM_HTTP_LISTN", "x")], "").unwrap_err();
         assert!(err.contains("EDGECOMM_HTTP_LISTN"), "{err}");
         let err = load_with(&["--bogus", "1"], &[], "").unwrap_err();
-        assert!(err.contains("--bogus"), "{err}");
+        assert_eq!(err, "unknown flag --bogus (see --help)");
+        // Last on the line, an unknown flag is still unknown, not one that needs a value.
+        let err = load_with(&["--bogus"], &[], "").unwrap_err();
+        assert_eq!(err, "unknown flag --bogus (see --help)");
+        let err = load_with(&["--data-dir"], &[], "").unwrap_err();
+        assert_eq!(err, "--data-dir needs a value");
         let err = load_with(&["--http-workers", "0"], &[], "").unwrap_err();
         assert!(err.contains("http.workers"), "{err}");
         let err = load_with(&["--config", "c.json"], &[], "[1]").unwrap_err();

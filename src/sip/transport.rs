@@ -78,9 +78,7 @@ impl SipListeners {
     pub fn spawn(self, handler: Handler, settings: &SipSettings) -> Result<Vec<JoinHandle<()>>> {
         let asked = settings.udp_receive_buffer_bytes;
         match set_receive_buffer(&self.udp, asked) {
-            Ok(granted) => log::info!(
-                "SIP UDP receive buffer: {granted} bytes (asked {asked}; net.core.rmem_max caps it)"
-            ),
+            Ok(granted) => log::info!("{}", receive_buffer_line(asked, granted)),
             Err(err) => log::warn!("SIP UDP receive buffer left as it was: {err}"),
         }
         let mut threads = Vec::new();
@@ -100,6 +98,24 @@ impl SipListeners {
                 .spawn(move || tcp_accept_loop(&handler, &settings, &tcp))?,
         );
         Ok(threads)
+    }
+}
+
+/// What the start log says of the receive buffer. Linux grants twice the size it sets (it
+/// counts its bookkeeping in), after capping the request at `net.core.rmem_max`: a grant below
+/// twice the request means the cap cut it.
+fn receive_buffer_line(asked: usize, granted: usize) -> String {
+    if granted >= asked.saturating_mul(2) {
+        format!(
+            "SIP UDP receive buffer: {asked} bytes, as asked (the kernel reports {granted}, \
+             its bookkeeping included)"
+        )
+    } else {
+        format!(
+            "SIP UDP receive buffer: {} bytes, less than the {asked} asked: net.core.rmem_max \
+             caps it (sysctl -w net.core.rmem_max={asked} lifts the cap)",
+            granted / 2
+        )
     }
 }
 
@@ -372,6 +388,18 @@ fn is_timeout(err: &std::io::Error) -> bool {
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_receive_buffer_line_says_whether_the_kernel_cut_the_request() {
+        let doubled = receive_buffer_line(4_194_304, 8_388_608);
+        assert!(doubled.contains("4194304 bytes, as asked"), "{doubled}");
+        let capped = receive_buffer_line(4_194_304, 425_984);
+        assert!(
+            capped.contains("212992 bytes, less than the 4194304 asked"),
+            "{capped}"
+        );
+        assert!(capped.contains("net.core.rmem_max"), "{capped}");
+    }
 
     /// The kernel's answer moves with what we ask, below and above its ~200 KB default, so the
     /// option is really set (the upper bound on a box is net.core.rmem_max, hence no exact

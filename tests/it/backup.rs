@@ -95,24 +95,28 @@ fn export_import_export_round_trips_without_secrets() {
         document.replacen("\"version\": 1", "\"version\": 99", 1),
     )
     .unwrap();
-    let refused = run(
-        &["import", future.to_str().unwrap()],
-        &unique_dir("backup-future").join("data"),
-    );
+    let future_dir = unique_dir("backup-future").join("data");
+    let refused = run(&["import", future.to_str().unwrap()], &future_dir);
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("version 99 is not supported"),
         "{refused:?}"
     );
+    assert!(
+        !future_dir.exists(),
+        "a refused import leaves nothing behind"
+    );
     let junk = dir.join("junk.json");
     std::fs::write(&junk, "{\"format\": \"something-else\"}").unwrap();
-    let refused = run(
-        &["import", junk.to_str().unwrap()],
-        &unique_dir("backup-junk").join("data"),
-    );
+    // Into a directory that exists (systemd's StateDirectory): it stays, empty.
+    let junk_dir = unique_dir("backup-junk").join("data");
+    std::fs::create_dir(&junk_dir).unwrap();
+    let refused = run(&["import", junk.to_str().unwrap()], &junk_dir);
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("not an edgecomm export"),
         "{refused:?}"
     );
+    assert_eq!(std::fs::read_dir(&junk_dir).unwrap().count(), 0);
+    succeeds(&run(&["check"], &restored.join("data")));
 
     // The restored box serves the same credentials, accounts, clients and bindings.
     std::fs::copy(
@@ -149,4 +153,16 @@ fn export_import_export_round_trips_without_secrets() {
         listed[1]["email_address"], "late@example.com",
         "new accounts still list last"
     );
+}
+
+#[test]
+fn check_and_export_of_a_missing_directory_are_errors_that_create_nothing() {
+    let typo = unique_dir("backup-typo").join("dta");
+    for command in [&["check"][..], &["export"][..]] {
+        let output = run(command, &typo);
+        assert_eq!(output.status.code(), Some(1), "{command:?}: {output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("no data in"), "{stderr}");
+        assert!(!typo.exists(), "{command:?} created {}", typo.display());
+    }
 }

@@ -6,6 +6,7 @@ mod api_clients;
 mod backup;
 mod crash;
 mod durability;
+mod fail2ban;
 mod fuzz_regressions;
 mod malformed;
 mod permissions;

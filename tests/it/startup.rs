@@ -40,6 +40,35 @@ fn first_start_creates_a_private_credentials_file_that_works() {
 }
 
 #[test]
+fn the_start_log_says_what_listens() {
+    let server = TestServer::start("start-log");
+    let log = server.log();
+    let serving = format!(
+        "serving HTTP on {}, SIP on {} (UDP and TCP",
+        server.http, server.sip
+    );
+    assert!(log.contains(&serving), "{log}");
+    assert!(log.contains("SIP UDP receive buffer: "), "{log}");
+    let dir = unique_dir("start-log-off");
+    let mut command = edgecomm();
+    command
+        .args([
+            "--http-listen",
+            "127.0.0.1:0",
+            "--sip-listen",
+            "off",
+            "--data-dir",
+        ])
+        .arg(dir.join("data"))
+        .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap());
+    let ready = ready_line(command);
+    assert!(ready.ends_with(" sip=off\n"), "{ready}");
+    let log = std::fs::read_to_string(dir.join("stderr.log")).unwrap();
+    assert!(log.contains("; SIP is off (sip.listen)"), "{log}");
+    assert!(!log.contains("SIP on off"), "{log}");
+}
+
+#[test]
 fn restart_keeps_the_first_administrator() {
     let server = TestServer::start("restart");
     let (sid, token) = (server.root_sid.clone(), server.root_token.clone());
@@ -144,23 +173,14 @@ fn configuration_errors_stop_the_start_with_one_named_line() {
 #[test]
 fn environment_variables_configure_the_server() {
     let dir = unique_dir("env");
-    let mut child = edgecomm()
+    let mut command = edgecomm();
+    command
         .env("EDGECOMM_DATA_DIR", dir.join("envdata"))
         .env("EDGECOMM_HTTP_LISTEN", "127.0.0.1:0")
         .env("EDGECOMM_SIP_LISTEN", "127.0.0.1:0")
         .env("EDGECOMM_ACCOUNTS_ADMIN_EMAIL", "pbx-admin@example.com")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    std::io::BufRead::read_line(
-        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
-        &mut line,
-    )
-    .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
+        .stderr(Stdio::null());
+    let line = ready_line(command);
     assert!(line.starts_with("READY http=127.0.0.1:"), "{line}");
     assert!(line.contains(" sip=127.0.0.1:"), "{line}");
     let credentials = std::fs::read_to_string(dir.join("envdata/initial-credentials")).unwrap();
@@ -215,4 +235,18 @@ fn systemd_is_told_ready_and_then_fed_the_watchdog() {
     let _ = child.wait();
     assert_eq!(first, "READY=1");
     assert_eq!(second, "WATCHDOG=1");
+}
+
+/// Starts `command`, reads its first stdout line (READY), and stops it.
+fn ready_line(mut command: std::process::Command) -> String {
+    let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    line
 }
