@@ -10,6 +10,7 @@ mod fail2ban;
 mod fuzz_regressions;
 mod malformed;
 mod permissions;
+mod restcomm_sdk;
 mod sip_register;
 mod slow_clients;
 mod startup;
