@@ -14,7 +14,7 @@ pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null || true' EXIT
 wait_ready() { for _ in $(seq 200); do grep -q '^READY ' "$1" 2>/dev/null && return; sleep 0.05; done; echo "no READY in $1" >&2; exit 1; }
 
-"$here/target/release/edgecomm" --data-dir "$work/data" --http-listen 127.0.0.1:0 --sip-listen off \
+"$here/target/release/edgecomm" --data-dir "$work/data" --http-listen 127.0.0.1:0 --sip-listen off --https-listen 127.0.0.1:0 --sip-tls-listen off \
   --log-level warn >"$work/ready" 2>"$work/server.log" &
 pids+=($!)
 wait_ready "$work/ready"

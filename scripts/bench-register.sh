@@ -53,7 +53,7 @@ start_edgecomm() {
   local fifo="$work/stdout.fifo" t0 line=""
   rm -f "$fifo" && mkfifo "$fifo"
   t0=$(date +%s%N)
-  nice -n -10 "$bin" --data-dir "$work/data" --http-listen 127.0.0.1:0 --sip-listen "127.0.0.1:$port" \
+  nice -n -10 "$bin" --data-dir "$work/data" --http-listen 127.0.0.1:0 --sip-listen "127.0.0.1:$port" --https-listen off --sip-tls-listen off \
     --sip-realm pbx.local --log-level warn >"$fifo" 2>>"$work/server.log" &
   pid=$!
   exec 3<"$fifo"

@@ -43,7 +43,7 @@ only '\bapp::' 'only main.rs names app (the wiring sits on top; nothing imports 
 only '\btiny_http::' 'only http.rs names tiny_http' src/http.rs
 only '\bsled::' 'only store/ names sled' src/store/
 only '\bUdpSocket\b' 'only sip/transport.rs owns SIP sockets' src/sip/transport.rs
-only '\b(TcpListener|TcpStream)\b' 'only http.rs and sip/transport.rs own TCP sockets' src/http.rs src/sip/transport.rs
+only '\b(TcpListener|TcpStream)\b' 'only http.rs and sip/transport(/) own TCP sockets' src/http.rs src/sip/transport.rs src/sip/transport/
 only '\bSystemTime\b' 'only clock.rs reads the time' src/clock.rs
 only '\bstore::keys\b|\bkeys::' 'only store/ builds keys' src/store/
 never src/api '\bstore::' 'src/api/ names no store type (the domain hands it views without secrets)'

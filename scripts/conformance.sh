@@ -11,7 +11,7 @@ kit=${KIT:-$here/../shared/tools/sip}
 work=$(mktemp -d /tmp/edgecomm-conformance.XXXXXX)
 trap 'kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true' EXIT
 
-"$bin" --data-dir "$work/data" --http-listen 127.0.0.1:0 --sip-listen 127.0.0.1:0 \
+"$bin" --data-dir "$work/data" --http-listen 127.0.0.1:0 --sip-listen 127.0.0.1:0 --https-listen 127.0.0.1:0 --sip-tls-listen 127.0.0.1:0 \
   --sip-realm pbx.test >"$work/ready" 2>"$work/server.log" &
 pid=$!
 for _ in $(seq 100); do grep -q '^READY ' "$work/ready" 2>/dev/null && break; sleep 0.1; done

@@ -27,7 +27,7 @@ cleanup() {
 trap cleanup EXIT
 fail=0
 
-"$bin" --data-dir "$work/data" --http-listen 127.0.0.1:0 --sip-listen 127.0.0.1:0 \
+"$bin" --data-dir "$work/data" --http-listen 127.0.0.1:0 --sip-listen 127.0.0.1:0 --https-listen 127.0.0.1:0 --sip-tls-listen 127.0.0.1:0 \
   --sip-realm pbx.test --sip-min-expires 10 --sip-max-expires 10 --sip-idle-timeout-secs 2 \
   --auth-max-failures 5 \
   >"$work/ready" 2>"$work/server.log" &

@@ -14,7 +14,7 @@ rss() { awk '/^VmRSS/ {print $2}' "/proc/$pid/status"; }
 start() {
   : >"$work/ready"
   local t0; t0=$(date +%s%N)
-  "$bin" --data-dir "$work/data" --http-listen 127.0.0.1:0 --sip-listen 127.0.0.1:0 \
+  "$bin" --data-dir "$work/data" --http-listen 127.0.0.1:0 --sip-listen 127.0.0.1:0 --https-listen 127.0.0.1:0 --sip-tls-listen 127.0.0.1:0 \
     --log-level warn >"$work/ready" 2>>"$work/server.log" &
   pid=$!
   for _ in $(seq 500); do grep -q '^READY ' "$work/ready" && break; sleep 0.01; done

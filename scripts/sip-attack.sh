@@ -20,7 +20,7 @@ password='Secret-alice-real'
 start() { # name [extra flags...] -> sets http sip sid token dir
   dir="$work/$1"; shift
   mkdir -p "$dir"
-  "$bin" --data-dir "$dir/data" --http-listen 127.0.0.1:0 --sip-listen 127.0.0.1:0 \
+  "$bin" --data-dir "$dir/data" --http-listen 127.0.0.1:0 --sip-listen 127.0.0.1:0 --https-listen 127.0.0.1:0 --sip-tls-listen 127.0.0.1:0 \
     --sip-realm pbx.test "$@" >"$dir/ready" 2>"$dir/server.log" &
   pids+=($!)
   for _ in $(seq 100); do grep -q '^READY ' "$dir/ready" 2>/dev/null && break; sleep 0.1; done

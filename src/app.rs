@@ -1,86 +1,135 @@
-//! Start-up and wiring: opens the store, creates the first Administrator on an empty store,
-//! binds every listener, then serves and reports readiness.
+//! Start-up and wiring: opens the store, makes or loads the TLS certificate, creates the first
+//! Administrator on an empty store, binds every listener, then serves and reports readiness.
 //!
-//! `App::build` does everything that can fail (so a bad port or a locked data directory stops
-//! the start with one line) and `App::run` only spawns threads. Readiness is one line on
-//! stdout, `READY http=<addr> sip=<addr|off>`, which tests and scripts wait for, plus
-//! `READY=1` to systemd when `NOTIFY_SOCKET` is set.
+//! `App::build` does everything that can fail (so a bad port, a locked data directory or an
+//! unreadable certificate stops the start with one line) and `App::run` only spawns threads.
+//! Readiness is one line on stdout, `READY http=<addr> sip=<addr|off> https=<addr|off>
+//! sip_tls=<addr|off>`, which tests and scripts wait for, plus `READY=1` to systemd when
+//! `NOTIFY_SOCKET` is set.
 //!
 //! This is the top of the house: it hands each listener the handler it serves (`api::handle`
-//! for HTTP, `SipService::handle_message` for SIP) and nothing imports it but `main.rs`.
+//! for HTTP and HTTPS, `SipService::handle_message` for SIP) and nothing imports it but
+//! `main.rs`.
 
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::admin::write_private;
 use crate::api::{self, ApiRequest};
 use crate::clock::{self, UnixSecs};
-use crate::config::Config;
-use crate::crypto;
-use crate::domain::{accounts, bindings, Password};
+use crate::domain::bindings;
 use crate::error::Result;
+use crate::first_start;
 use crate::http::{self, HttpServer};
 use crate::sip::message::Peer;
-use crate::sip::transport::{self, SipListeners};
+use crate::sip::transport::{self, SipListeners, SipTlsListener};
 use crate::state::AppState;
+use crate::tls::{self, Tls};
 
 /// A server whose sockets are bound but which does not serve yet.
 pub struct App {
     state: Arc<AppState>,
     http: HttpServer,
+    https: Option<HttpServer>,
     sip: Option<SipListeners>,
+    sip_tls: Option<(SipTlsListener, Arc<rustls::ServerConfig>)>,
 }
 
 impl App {
-    /// Opens the store, creates the first Administrator if needed, binds the listeners.
-    pub fn build(config: Config) -> Result<App> {
+    /// Opens the store, loads (or makes) the certificate, creates the first Administrator if
+    /// needed, binds the listeners.
+    pub fn build(config: crate::config::Config) -> Result<App> {
         let state = AppState::open(config, transport::is_local_ip)?;
-        ensure_admin(&state)?;
+        let config = &state.config;
+        let tls = match config.https_listen.is_some() || config.sip_tls_listen.is_some() {
+            true => Some(certificate(config)?),
+            false => None,
+        };
+        first_start::ensure_admin(&state, tls.as_ref())?;
         let kept = bindings::restore(&state.store, clock::now())?;
         log::info!("{kept} registrations restored");
-        let http = http::bind(state.config.http_listen, &state.config.http)?;
-        let sip = state.config.sip_listen.map(transport::bind).transpose()?;
+        let tls_config = tls.as_ref().map(|tls| tls.config.clone());
+        let http = http::bind(config.http_listen, &config.http, None)?;
+        if !config.http_listen.ip().is_loopback() {
+            log::warn!(
+                "plain HTTP listens on {}, beyond this machine: credentials cross the network \
+                 in clear text; give the LAN https.listen and keep http.listen on 127.0.0.1",
+                config.http_listen
+            );
+        }
+        let https = match (config.https_listen, &tls_config) {
+            (Some(addr), Some(tls)) => Some(http::bind(addr, &config.http, Some(tls.clone()))?),
+            _ => None,
+        };
+        let sip = config.sip_listen.map(transport::bind).transpose()?;
+        let sip_tls = match (config.sip_tls_listen, tls_config) {
+            (Some(addr), Some(tls)) => Some((transport::bind_tls(addr)?, tls)),
+            _ => None,
+        };
         Ok(App {
             state: Arc::new(state),
             http,
+            https,
             sip,
+            sip_tls,
         })
     }
 
-    /// The SIP address actually bound (UDP and TCP), if SIP is on.
-    pub fn sip_addr(&self) -> Option<SocketAddr> {
-        self.sip.as_ref().and_then(|sip| sip.local_addr().ok())
-    }
-
-    /// The HTTP address actually bound.
-    pub fn http_addr(&self) -> SocketAddr {
-        self.http.local_addr()
+    /// What READY and the start log say: every listener's bound address, or `off`.
+    fn listeners(&self) -> [(&'static str, String); 4] {
+        let shown =
+            |addr: Option<SocketAddr>| addr.map_or_else(|| "off".to_string(), |a| a.to_string());
+        [
+            ("http", self.http.local_addr().to_string()),
+            (
+                "sip",
+                shown(self.sip.as_ref().and_then(|sip| sip.local_addr().ok())),
+            ),
+            (
+                "https",
+                shown(self.https.as_ref().map(HttpServer::local_addr)),
+            ),
+            (
+                "sip_tls",
+                shown(
+                    self.sip_tls
+                        .as_ref()
+                        .and_then(|(sip, _)| sip.local_addr().ok()),
+                ),
+            ),
+        ]
     }
 
     /// Serves until the process is stopped. Crash-only: there is no shutdown path, because
     /// every acknowledged write is already flushed.
     pub fn run(self) -> Result<()> {
         let state = self.state.clone();
-        let serve_api = move |req: &ApiRequest, now: UnixSecs| api::handle(&state, req, now);
-        let mut workers = self
-            .http
-            .spawn_workers(Arc::new(serve_api), self.state.config.http_workers);
-        let (http_addr, sip_addr) = (self.http_addr(), self.sip_addr());
+        let serve_api =
+            Arc::new(move |req: &ApiRequest, now: UnixSecs| api::handle(&state, req, now));
+        let workers_each = self.state.config.http_workers;
+        let listeners = self.listeners();
+        let mut workers = self.http.spawn_workers(serve_api.clone(), workers_each);
+        if let Some(https) = &self.https {
+            workers.extend(https.spawn_workers(serve_api, workers_each));
+        }
+        let serve_sip = Arc::new(SipServer(self.state.clone()));
         if let Some(sip) = self.sip {
-            let serve_sip = Arc::new(SipServer(self.state.clone()));
-            workers.extend(sip.spawn(serve_sip, &self.state.config.sip)?);
+            workers.extend(sip.spawn(serve_sip.clone(), &self.state.config.sip)?);
+        }
+        if let Some((sip_tls, tls)) = self.sip_tls {
+            workers.push(sip_tls.spawn(serve_sip, &self.state.config.sip, tls)?);
         }
         workers.push(spawn_sweeper(self.state.clone())?);
-        let sip_text = sip_addr.map_or_else(|| "off".to_string(), |addr| addr.to_string());
-        match sip_addr {
-            Some(addr) => log::info!(
-                "serving HTTP on {http_addr}, SIP on {addr} (UDP and TCP, realm {})",
-                self.state.config.realm
-            ),
-            None => log::info!("serving HTTP on {http_addr}; SIP is off (sip.listen)"),
-        }
-        println!("READY http={http_addr} sip={sip_text}");
+        let shown: Vec<String> = listeners
+            .iter()
+            .map(|(name, addr)| format!("{name}={addr}"))
+            .collect();
+        log::info!(
+            "serving {} (SIP realm {})",
+            shown.join(" "),
+            self.state.config.realm
+        );
+        println!("READY {}", shown.join(" "));
         let _ = std::io::stdout().flush();
         notify_systemd("READY=1");
         if let Some(watchdog) = spawn_watchdog(self.state.clone())? {
@@ -91,6 +140,32 @@ impl App {
         }
         Ok(())
     }
+}
+
+/// The TLS listeners' certificate, with its names when the box makes its own.
+fn certificate(config: &crate::config::Config) -> Result<Tls> {
+    let mut addresses = transport::primary_addresses();
+    for listen in [
+        config.https_listen,
+        config.sip_tls_listen,
+        config.sip_listen,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if !listen.ip().is_unspecified() {
+            addresses.push(listen.ip());
+        }
+    }
+    let names = tls::certificate_names(&config.host_name, &config.realm, &addresses);
+    let tls = tls::setup(&config.tls, &config.data_dir, &names, clock::now())?;
+    log::info!(
+        "TLS certificate {}: SHA-256 fingerprint {}, public key pin {}",
+        tls.cert_file.display(),
+        tls.fingerprint,
+        tls.pin
+    );
+    Ok(tls)
 }
 
 /// The SIP listeners' handler: the SIP service over the store.
@@ -152,56 +227,6 @@ fn spawn_sweeper(state: Arc<AppState>) -> Result<std::thread::JoinHandle<()>> {
             state.sip.sweep(now);
             crate::alloc::trim();
         })?)
-}
-
-/// On an empty store, creates the root Administrator with a random password, prints its
-/// credentials once and writes them to `<data dir>/initial-credentials` (mode 0600).
-fn ensure_admin(state: &AppState) -> Result<()> {
-    if !state.store.is_empty()? {
-        return Ok(());
-    }
-    let password = loop {
-        // 18 random bytes in base64url: 24 characters, 144 bits; retried until the password
-        // policy (letters and digits) holds, which almost always is at once.
-        let bytes = crypto::random_bytes::<18>()?;
-        let text = base64_url(&bytes);
-        if let Ok(password) = Password::parse(&text) {
-            break password;
-        }
-    };
-    let email = &state.config.admin_email;
-    let file = state.config.data_dir.join("initial-credentials");
-    // Written before the account exists: a crash in between leaves a file whose email and
-    // password still work once the next start creates the account... with a new password, so
-    // the next start rewrites it. Never the other way round (an account nobody can log into).
-    write_private(
-        &file,
-        &format!("email={}\npassword={}\n", email.as_str(), password.expose()),
-    )?;
-    let issued = accounts::create_root(&state.store, email, &password, clock::now())?;
-    let token = issued.auth_token.unwrap_or_default();
-    let text = format!(
-        "# edgecomm initial Administrator. Change the password, then delete this file.\n\
-         email={}\nsid={}\npassword={}\nauth_token={token}\n",
-        email.as_str(),
-        issued.account.sid,
-        password.expose()
-    );
-    write_private(&file, &text)?;
-    log::warn!(
-        "created the root Administrator: email={} sid={} password={} auth_token={token} \
-         (also in {}; shown once)",
-        email.as_str(),
-        issued.account.sid,
-        password.expose(),
-        file.display()
-    );
-    Ok(())
-}
-
-fn base64_url(bytes: &[u8]) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Sends a state line to systemd's notification socket, if there is one (sd_notify(3)).

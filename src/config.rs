@@ -37,6 +37,21 @@ pub const SETTINGS: &[Setting] = &[
         help: "HTTP API address; port 0 picks a free port",
     },
     Setting {
+        key: "https.listen",
+        default: "0.0.0.0:8443",
+        help: "HTTPS API address, for the LAN (off to disable)",
+    },
+    Setting {
+        key: "tls.cert_file",
+        default: "",
+        help: "PEM certificate (chain) for HTTPS and SIP over TLS; empty: a self-signed one in the data directory",
+    },
+    Setting {
+        key: "tls.key_file",
+        default: "",
+        help: "PEM private key of tls.cert_file (set both or neither)",
+    },
+    Setting {
         key: "http.workers",
         default: "4",
         help: "HTTP worker threads (1-64)",
@@ -85,6 +100,11 @@ pub const SETTINGS: &[Setting] = &[
         key: "sip.listen",
         default: "0.0.0.0:5060",
         help: "SIP address, UDP and TCP on the same port ([::]:5060 for IPv6; off to disable)",
+    },
+    Setting {
+        key: "sip.tls_listen",
+        default: "0.0.0.0:5061",
+        help: "SIP over TLS address (off to disable)",
     },
     Setting {
         key: "sip.digest_algorithms",
@@ -171,6 +191,12 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// HTTP API listen address.
     pub http_listen: SocketAddr,
+    /// HTTPS API listen address, `None` when off.
+    pub https_listen: Option<SocketAddr>,
+    /// Where the certificate comes from.
+    pub tls: TlsFiles,
+    /// The machine's host name (a name of the self-signed certificate).
+    pub host_name: String,
     /// Number of HTTP worker threads.
     pub http_workers: usize,
     /// Bounds on HTTP connections.
@@ -187,6 +213,8 @@ pub struct Config {
     pub realm: String,
     /// SIP listen address (UDP and TCP), `None` when SIP is off.
     pub sip_listen: Option<SocketAddr>,
+    /// SIP over TLS listen address, `None` when off.
+    pub sip_tls_listen: Option<SocketAddr>,
     /// Registrar limits and transport sizes.
     pub sip: SipSettings,
     /// API login failures per address before 429.
@@ -195,6 +223,21 @@ pub struct Config {
     pub auth_window_secs: UnixSecs,
     /// Back-off after too many failures, seconds.
     pub auth_backoff_secs: UnixSecs,
+}
+
+/// The certificate and key of the TLS listeners: files the administrator installed, or the
+/// box's own self-signed pair, made at first start in the data directory.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TlsFiles {
+    /// `tls.cert_file` and `tls.key_file`.
+    Installed {
+        /// PEM certificate chain.
+        cert: PathBuf,
+        /// PEM private key.
+        key: PathBuf,
+    },
+    /// `<data dir>/tls/`.
+    SelfSigned,
 }
 
 /// Bounds on HTTP connections (SPEC.md §6): slow or idle clients cannot hold them for ever.
@@ -493,6 +536,10 @@ impl Config {
             http_listen: get("http.listen")
                 .parse()
                 .map_err(|_| bad("http.listen", "an address such as 127.0.0.1:8080"))?,
+            https_listen: listen_or_off(get("https.listen"))
+                .map_err(|_| bad("https.listen", "an address such as 0.0.0.0:8443, or off"))?,
+            tls: tls_files(get("tls.cert_file"), get("tls.key_file"))?,
+            host_name: host_name(read_file),
             http_workers: usize::try_from(number("http.workers", 1, 64)?)
                 .map_err(|_| bad("http.workers", "a small number"))?,
             http: HttpSettings {
@@ -508,20 +555,35 @@ impl Config {
             max_depth: u32::try_from(number("accounts.max_depth", 2, 64)?)
                 .map_err(|_| bad("accounts.max_depth", "a small number"))?,
             realm: realm(get("sip.realm"), read_file)?,
-            sip_listen: match get("sip.listen") {
-                "off" => None,
-                addr => {
-                    Some(addr.parse().map_err(|_| {
-                        bad("sip.listen", "an address such as 0.0.0.0:5060, or off")
-                    })?)
-                }
-            },
+            sip_listen: listen_or_off(get("sip.listen"))
+                .map_err(|_| bad("sip.listen", "an address such as 0.0.0.0:5060, or off"))?,
+            sip_tls_listen: listen_or_off(get("sip.tls_listen"))
+                .map_err(|_| bad("sip.tls_listen", "an address such as 0.0.0.0:5061, or off"))?,
             sip: sip_settings(&number, get("sip.digest_algorithms"))?,
             auth_max_failures: u32::try_from(number("auth.max_failures", 1, 1_000_000)?)
                 .map_err(|_| bad("auth.max_failures", "a number"))?,
             auth_window_secs: secs("auth.window_secs")?,
             auth_backoff_secs: secs("auth.backoff_secs")?,
         })
+    }
+}
+
+/// An address, or `None` for `off`.
+fn listen_or_off(text: &str) -> Result<Option<SocketAddr>, std::net::AddrParseError> {
+    match text {
+        "off" => Ok(None),
+        addr => addr.parse().map(Some),
+    }
+}
+
+fn tls_files(cert: &str, key: &str) -> Result<TlsFiles, String> {
+    match (cert.is_empty(), key.is_empty()) {
+        (true, true) => Ok(TlsFiles::SelfSigned),
+        (false, false) => Ok(TlsFiles::Installed {
+            cert: PathBuf::from(cert),
+            key: PathBuf::from(key),
+        }),
+        _ => Err("tls.cert_file and tls.key_file go together: set both or neither".to_string()),
     }
 }
 
@@ -561,14 +623,19 @@ fn sip_settings(
 
 /// The realm: as configured, or the host name when empty. A realm goes inside quoted digest
 /// parameters, so quotes, backslashes and controls are refused.
+/// The machine's host name, `localhost` when none can be read.
+fn host_name(read_file: ReadFile<'_>) -> String {
+    read_file("/proc/sys/kernel/hostname")
+        .or_else(|_| read_file("/etc/hostname"))
+        .map(|name| name.trim().to_string())
+        .ok()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
 fn realm(configured: &str, read_file: ReadFile<'_>) -> Result<String, String> {
     let realm = if configured.is_empty() {
-        read_file("/proc/sys/kernel/hostname")
-            .or_else(|_| read_file("/etc/hostname"))
-            .map(|name| name.trim().to_string())
-            .ok()
-            .filter(|name| !name.is_empty())
-            .unwrap_or_else(|| "localhost".to_string())
+        host_name(read_file)
     } else {
         configured.to_string()
     };

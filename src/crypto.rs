@@ -53,6 +53,11 @@ pub fn sha256_hex(data: &[u8]) -> String {
     hex(&Sha256::digest(data))
 }
 
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    Sha256::digest(data).into()
+}
+
 /// MD5 of `data`, hex-encoded. Only for SIP digest (RFC 2617), which phones still speak.
 pub fn md5_hex(data: &[u8]) -> String {
     hex(&md5::Md5::digest(data))

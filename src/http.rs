@@ -28,18 +28,26 @@ type Serve = dyn Fn(&ApiRequest, UnixSecs) -> ApiResponse + Send + Sync;
 pub struct HttpServer {
     server: Arc<tiny_http::Server>,
     addr: SocketAddr,
+    /// `http` or `https`, for the worker threads' names.
+    name: &'static str,
 }
 
 /// Largest request head (request line and headers); a larger one gets 431.
 const MAX_HEAD_BYTES: usize = 16 * 1024;
 
-/// Binds the HTTP listener; port 0 picks a free port, reported by [`HttpServer::local_addr`].
-/// `limits` bound the connections (tiny_http runs a thread per connection, so these bound the
-/// threads too): see `vendor/tiny_http/VENDORED.md`.
-pub fn bind(addr: SocketAddr, limits: &HttpSettings) -> Result<HttpServer> {
+/// Binds an HTTP listener, or an HTTPS one when given a TLS configuration; port 0 picks a free
+/// port, reported by [`HttpServer::local_addr`]. `limits` bound the connections (tiny_http
+/// runs a thread per connection, so these bound the threads too; under TLS the handshake runs
+/// on that thread, within the request deadline): see `vendor/tiny_http/VENDORED.md`.
+pub fn bind(
+    addr: SocketAddr,
+    limits: &HttpSettings,
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> Result<HttpServer> {
+    let scheme = if tls.is_some() { "HTTPS" } else { "HTTP" };
     let fail = |err: String| {
         Error::Io(std::io::Error::other(format!(
-            "cannot listen for HTTP on {addr}: {err}"
+            "cannot listen for {scheme} on {addr}: {err}"
         )))
     };
     let listener = std::net::TcpListener::bind(addr).map_err(|err| fail(err.to_string()))?;
@@ -54,8 +62,11 @@ pub fn bind(addr: SocketAddr, limits: &HttpSettings) -> Result<HttpServer> {
         // its connection's thread, never one of the workers.
         eager_body_bytes: MAX_BODY_BYTES,
     };
-    let server = tiny_http::Server::from_listener_with_limits(listener, None, limits)
-        .map_err(|err| fail(err.to_string()))?;
+    let server = match tls {
+        Some(tls) => tiny_http::Server::from_listener_with_tls(listener, tls, limits),
+        None => tiny_http::Server::from_listener_with_limits(listener, None, limits),
+    }
+    .map_err(|err| fail(err.to_string()))?;
     let addr = server
         .server_addr()
         .to_ip()
@@ -63,6 +74,7 @@ pub fn bind(addr: SocketAddr, limits: &HttpSettings) -> Result<HttpServer> {
     Ok(HttpServer {
         server: Arc::new(server),
         addr,
+        name: if scheme == "HTTPS" { "https" } else { "http" },
     })
 }
 
@@ -96,7 +108,7 @@ impl HttpServer {
             .map(|idx| {
                 let (server, handler) = (self.server.clone(), handler.clone());
                 thread::Builder::new()
-                    .name(format!("http-{idx}"))
+                    .name(format!("{}-{idx}", self.name))
                     .spawn(move || {
                         for request in server.incoming_requests() {
                             serve_one(&*handler, request);
@@ -124,6 +136,7 @@ fn serve_one(handler: &Serve, mut request: tiny_http::Request) {
         accept: header("Accept"),
         content_type: header("Content-Type"),
         remote: request.remote_addr().copied(),
+        secure: request.secure(),
         body: Vec::new(),
     };
     let res = match read_body(&mut request) {

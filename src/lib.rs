@@ -19,6 +19,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+pub mod first_start;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod http;
@@ -28,3 +29,4 @@ pub mod store;
 pub mod sync;
 #[cfg(test)]
 mod testing;
+pub mod tls;

@@ -24,7 +24,7 @@ serve() {
   local dir
   dir=$(dirname "$data")
   mkdir -p "$dir"
-  "$bin" --data-dir "$data" --http-listen 127.0.0.1:0 --sip-listen 127.0.0.1:0 "$@" \
+  "$bin" --data-dir "$data" --http-listen 127.0.0.1:0 --sip-listen 127.0.0.1:0 --https-listen 127.0.0.1:0 --sip-tls-listen 127.0.0.1:0 "$@" \
     >"$dir/ready" 2>"$dir/server.log" &
   server_pid=$!
   local ready=""

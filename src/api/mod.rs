@@ -47,6 +47,8 @@ pub struct ApiRequest {
     pub content_type: Option<String>,
     /// The client's address and port, for the failed-login limit and its log line.
     pub remote: Option<SocketAddr>,
+    /// True when the request came over TLS (the HTTPS listener).
+    pub secure: bool,
     /// The body, already capped at [`MAX_BODY_BYTES`].
     pub body: Vec<u8>,
 }

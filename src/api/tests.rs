@@ -55,6 +55,7 @@ impl Api {
             accept: accept.map(str::to_string),
             content_type: Some("application/x-www-form-urlencoded".to_string()),
             remote: Some("127.0.0.1:40000".parse().unwrap()),
+            secure: false,
             body: body.as_bytes().to_vec(),
         };
         api::handle(&self.state, &req, NOW)

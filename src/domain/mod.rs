@@ -123,14 +123,18 @@ pub enum Transport {
     /// A stream connection.
     #[serde(rename = "TCP")]
     Tcp,
+    /// A stream connection under TLS.
+    #[serde(rename = "TLS")]
+    Tls,
 }
 
 impl Transport {
-    /// `UDP` or `TCP`, as shown in registrations.
+    /// `UDP`, `TCP` or `TLS`, as shown in registrations.
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Udp => "UDP",
             Transport::Tcp => "TCP",
+            Transport::Tls => "TLS",
         }
     }
 }

@@ -1,27 +1,21 @@
 //! SIP sockets: the only SIP code that touches the network.
 //!
 //! UDP: `sip.udp_workers` threads read one socket (cloned handles), hand each datagram to
-//! `SipService::handle_message`, and send the answer to the source address. TCP: an accept
-//! thread and one thread per connection, at most `sip.tcp_max_connections` in all and
-//! `sip.tcp_max_per_address` from one address; messages are cut by Content-Length, CRLF
-//! keep-alives are answered (RFC 5626 §4.4.1), an idle connection is closed after
-//! `sip.idle_timeout_secs`, a message begun must be whole within `sip.message_timeout_secs`
-//! (so a sender of a byte a second cannot hold a connection), and a framing error closes that
-//! connection only.
+//! `SipService::handle_message`, and send the answer to the source address. TCP and TLS:
+//! `transport/stream.rs`, a thread per connection under the same caps and timeouts.
 
-use std::collections::HashMap;
-use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::sync::{Arc, Mutex};
+mod stream;
+
+use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
+use std::sync::Arc;
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::clock::{self, UnixSecs};
 use crate::config::SipSettings;
 use crate::domain::Transport;
 use crate::error::{Error, Result};
-use crate::sip::message::{self, Peer, MAX_MESSAGE_BYTES};
-use crate::sync::lock;
+use crate::sip::message::{Peer, MAX_MESSAGE_BYTES};
 
 /// What the listeners serve (the wiring passes the `SipService` and its store).
 pub trait Serve: Send + Sync {
@@ -40,6 +34,38 @@ pub type Handler = Arc<dyn Serve>;
 pub struct SipListeners {
     udp: UdpSocket,
     tcp: TcpListener,
+}
+
+/// A bound SIP-over-TLS socket.
+pub struct SipTlsListener(TcpListener);
+
+/// Binds the SIP-over-TLS listener (port 0 picks a free port).
+pub fn bind_tls(addr: SocketAddr) -> Result<SipTlsListener> {
+    TcpListener::bind(addr).map(SipTlsListener).map_err(|err| {
+        Error::Io(std::io::Error::other(format!(
+            "cannot listen for SIP over TLS on {addr}: {err}"
+        )))
+    })
+}
+
+impl SipTlsListener {
+    /// The bound address.
+    pub fn local_addr(&self) -> Result<SocketAddr> {
+        Ok(self.0.local_addr()?)
+    }
+
+    /// Starts the acceptor: each connection's handshake and messages on its own thread.
+    pub fn spawn(
+        self,
+        handler: Handler,
+        settings: &SipSettings,
+        tls: Arc<rustls::ServerConfig>,
+    ) -> Result<JoinHandle<()>> {
+        let (listener, settings) = (self.0, *settings);
+        Ok(thread::Builder::new()
+            .name("sip-tls".to_string())
+            .spawn(move || stream::accept_loop(&handler, &settings, &listener, Some(tls)))?)
+    }
 }
 
 /// Binds UDP, then TCP on the same port (with port 0, retries until both are free).
@@ -61,6 +87,20 @@ pub fn bind(addr: SocketAddr) -> Result<SipListeners> {
     Err(fail(std::io::Error::other(
         "no port free for both UDP and TCP",
     )))
+}
+
+/// This machine's addresses on its default routes, IPv4 and IPv6: the source a datagram to a
+/// documentation address would have (connecting a UDP socket sends nothing).
+pub fn primary_addresses() -> Vec<IpAddr> {
+    [("0.0.0.0:0", "192.0.2.1:9"), ("[::]:0", "[2001:db8::1]:9")]
+        .iter()
+        .filter_map(|(local, remote)| {
+            let socket = UdpSocket::bind(local).ok()?;
+            socket.connect(remote).ok()?;
+            Some(socket.local_addr().ok()?.ip())
+        })
+        .filter(|ip| !ip.is_unspecified() && !ip.is_loopback())
+        .collect()
 }
 
 /// True when `ip` is an address of this machine: binding to it succeeds only then.
@@ -95,7 +135,7 @@ impl SipListeners {
         threads.push(
             thread::Builder::new()
                 .name("sip-tcp".to_string())
-                .spawn(move || tcp_accept_loop(&handler, &settings, &tcp))?,
+                .spawn(move || stream::accept_loop(&handler, &settings, &tcp, None))?,
         );
         Ok(threads)
     }
@@ -203,186 +243,6 @@ fn udp_loop(handler: &dyn Serve, socket: &UdpSocket) {
             }
         }
     }
-}
-
-/// Open TCP connections, in all and per address.
-#[derive(Default)]
-struct OpenConnections {
-    total: usize,
-    per_address: HashMap<IpAddr, usize>,
-}
-
-impl OpenConnections {
-    fn try_open(&mut self, ip: IpAddr, max_total: usize, max_per_address: usize) -> bool {
-        let from_ip = self.per_address.entry(ip).or_insert(0);
-        if self.total >= max_total || *from_ip >= max_per_address {
-            if *from_ip == 0 {
-                self.per_address.remove(&ip);
-            }
-            return false;
-        }
-        *from_ip += 1;
-        self.total += 1;
-        true
-    }
-
-    fn close(&mut self, ip: IpAddr) {
-        self.total -= 1;
-        if let Some(from_ip) = self.per_address.get_mut(&ip) {
-            *from_ip -= 1;
-            if *from_ip == 0 {
-                self.per_address.remove(&ip);
-            }
-        }
-    }
-}
-
-fn tcp_accept_loop(handler: &Handler, settings: &SipSettings, listener: &TcpListener) {
-    let open = Arc::new(Mutex::new(OpenConnections::default()));
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        let (stream, source) = match listener.accept() {
-            Ok(accepted) => {
-                backoff = Duration::from_millis(100);
-                accepted
-            }
-            Err(err) => {
-                log::error!("SIP TCP accept: {err}");
-                thread::sleep(backoff);
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-                continue;
-            }
-        };
-        let admitted = lock(&open).try_open(
-            source.ip(),
-            settings.tcp_max_connections,
-            settings.tcp_max_per_address,
-        );
-        if !admitted {
-            log::warn!("SIP TCP connection from {source} refused: at the connection limit");
-            continue; // Dropping the stream closes it.
-        }
-        let (handler, settings, open) = (handler.clone(), *settings, open.clone());
-        let spawned = thread::Builder::new()
-            .name("sip-tcp-conn".to_string())
-            .spawn(move || {
-                if let Err(err) = serve_connection(&*handler, &settings, stream, source) {
-                    log::debug!("SIP TCP {source}: {err}");
-                }
-                lock(&open).close(source.ip());
-            });
-        if let Err(err) = spawned {
-            log::warn!("SIP TCP connection from {source} dropped: {err}");
-        }
-    }
-}
-
-fn serve_connection(
-    handler: &dyn Serve,
-    settings: &SipSettings,
-    mut stream: TcpStream,
-    source: SocketAddr,
-) -> std::io::Result<()> {
-    let idle = Duration::from_secs(settings.idle_timeout_secs);
-    let message_timeout = Duration::from_secs(settings.message_timeout_secs);
-    stream.set_read_timeout(Some(idle))?;
-    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
-    let mut buf: Vec<u8> = Vec::with_capacity(4096);
-    let mut chunk = [0u8; 8192];
-    // When the first byte of the message now in `buf` arrived.
-    let mut message_started: Option<Instant> = None;
-    loop {
-        // Answer every complete message in the buffer before reading more.
-        if !answer_buffered(handler, &mut stream, &mut buf, source)? {
-            return Ok(());
-        }
-        // Bare CRLFs are keep-alives, not the start of a message: they never start the clock.
-        if buf.iter().all(|b| matches!(b, b'\r' | b'\n')) {
-            if message_started.take().is_some() {
-                stream.set_read_timeout(Some(idle))?;
-            }
-        } else {
-            let started = *message_started.get_or_insert_with(Instant::now);
-            let left = message_timeout.saturating_sub(started.elapsed());
-            if left.is_zero() {
-                log::warn!(
-                    "SIP TCP {source}: closing, a message took longer than {message_timeout:?}"
-                );
-                return Ok(());
-            }
-            stream.set_read_timeout(Some(left.min(idle)))?;
-        }
-        let read = match stream.read(&mut chunk) {
-            Ok(0) => return Ok(()),
-            Ok(read) => read,
-            Err(err) if is_timeout(&err) && message_started.is_none() => {
-                // Idle: a connection that carries a live registration stays open.
-                let peer = Peer {
-                    addr: source,
-                    transport: Transport::Tcp,
-                };
-                if handler.holds_registration(peer, clock::now()) {
-                    continue;
-                }
-                log::debug!("SIP TCP {source}: closing an idle connection");
-                return Ok(());
-            }
-            Err(err) => return Err(err),
-        };
-        buf.extend_from_slice(&chunk[..read]);
-    }
-}
-
-/// Answers every complete message in `buf` (and every CRLF keep-alive ping), leaving what
-/// is incomplete; false after a framing error, which closes the connection.
-fn answer_buffered(
-    handler: &dyn Serve,
-    stream: &mut TcpStream,
-    buf: &mut Vec<u8>,
-    source: SocketAddr,
-) -> std::io::Result<bool> {
-    loop {
-        if buf.starts_with(b"\r\n\r\n") {
-            stream.write_all(b"\r\n")?; // Keep-alive ping → pong.
-            buf.drain(..4);
-            continue;
-        }
-        let skip = buf
-            .iter()
-            .position(|b| !matches!(b, b'\r' | b'\n'))
-            .unwrap_or(buf.len());
-        if skip == buf.len() {
-            if buf.len() > 4 {
-                buf.clear();
-            }
-            return Ok(true);
-        }
-        match message::frame_length(buf) {
-            Ok(Some(len)) => {
-                let frame: Vec<u8> = buf.drain(..len).collect();
-                let peer = Peer {
-                    addr: source,
-                    transport: Transport::Tcp,
-                };
-                if let Some(reply) = handler.message(&frame, peer, clock::now()) {
-                    stream.write_all(&reply)?;
-                }
-            }
-            Ok(None) => return Ok(true),
-            Err(err) => {
-                log::warn!("SIP TCP {source}: closing after a framing error: {}", err.0);
-                return Ok(false);
-            }
-        }
-    }
-}
-
-/// A read timeout: Unix reports it as `WouldBlock`, Windows as `TimedOut`.
-fn is_timeout(err: &std::io::Error) -> bool {
-    matches!(
-        err.kind(),
-        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-    )
 }
 
 #[cfg(all(test, target_os = "linux"))]

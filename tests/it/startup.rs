@@ -44,27 +44,37 @@ fn the_start_log_says_what_listens() {
     let server = TestServer::start("start-log");
     let log = server.log();
     let serving = format!(
-        "serving HTTP on {}, SIP on {} (UDP and TCP",
-        server.http, server.sip
+        "serving http={} sip={} https={} sip_tls={} (SIP realm",
+        server.http,
+        server.sip,
+        server.https.unwrap(),
+        server.sip_tls.unwrap()
     );
     assert!(log.contains(&serving), "{log}");
     assert!(log.contains("SIP UDP receive buffer: "), "{log}");
     let dir = unique_dir("start-log-off");
     let mut command = edgecomm();
     command
+        .args(["--http-listen", "127.0.0.1:0", "--sip-listen", "off"])
         .args([
-            "--http-listen",
-            "127.0.0.1:0",
-            "--sip-listen",
+            "--https-listen",
+            "off",
+            "--sip-tls-listen",
             "off",
             "--data-dir",
         ])
         .arg(dir.join("data"))
         .stderr(std::fs::File::create(dir.join("stderr.log")).unwrap());
     let ready = ready_line(command);
-    assert!(ready.ends_with(" sip=off\n"), "{ready}");
+    assert!(
+        ready.ends_with(" sip=off https=off sip_tls=off\n"),
+        "{ready}"
+    );
     let log = std::fs::read_to_string(dir.join("stderr.log")).unwrap();
-    assert!(log.contains("; SIP is off (sip.listen)"), "{log}");
+    assert!(
+        log.contains(" sip=off https=off sip_tls=off (SIP realm"),
+        "{log}"
+    );
     assert!(!log.contains("SIP on off"), "{log}");
 }
 
@@ -178,6 +188,8 @@ fn environment_variables_configure_the_server() {
         .env("EDGECOMM_DATA_DIR", dir.join("envdata"))
         .env("EDGECOMM_HTTP_LISTEN", "127.0.0.1:0")
         .env("EDGECOMM_SIP_LISTEN", "127.0.0.1:0")
+        .env("EDGECOMM_HTTPS_LISTEN", "127.0.0.1:0")
+        .env("EDGECOMM_SIP_TLS_LISTEN", "off")
         .env("EDGECOMM_ACCOUNTS_ADMIN_EMAIL", "pbx-admin@example.com")
         .stderr(Stdio::null());
     let line = ready_line(command);
@@ -220,6 +232,8 @@ fn systemd_is_told_ready_and_then_fed_the_watchdog() {
         .env("EDGECOMM_DATA_DIR", dir.join("data"))
         .env("EDGECOMM_HTTP_LISTEN", "127.0.0.1:0")
         .env("EDGECOMM_SIP_LISTEN", "127.0.0.1:0")
+        .env("EDGECOMM_HTTPS_LISTEN", "127.0.0.1:0")
+        .env("EDGECOMM_SIP_TLS_LISTEN", "off")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

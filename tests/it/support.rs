@@ -59,6 +59,10 @@ pub struct TestServer {
     pub http: SocketAddr,
     /// The bound SIP address (UDP and TCP).
     pub sip: SocketAddr,
+    /// The bound HTTPS address, unless the test turned it off.
+    pub https: Option<SocketAddr>,
+    /// The bound SIP-over-TLS address, unless the test turned it off.
+    pub sip_tls: Option<SocketAddr>,
     /// Root Administrator SID, from `initial-credentials`.
     pub root_sid: String,
     /// Root Administrator AuthToken, from `initial-credentials`.
@@ -113,10 +117,16 @@ impl TestServer {
             config["http"]["listen"] = "127.0.0.1:0".into();
         }
         config["http"]["workers"] = 2.into();
+        if config.get("https").is_none() {
+            config["https"] = serde_json::json!({"listen": "127.0.0.1:0"});
+        }
         if config.get("sip").is_none() {
             config["sip"] = serde_json::json!({});
         }
         config["sip"]["listen"] = sip_listen.into();
+        if config["sip"].get("tls_listen").is_none() {
+            config["sip"]["tls_listen"] = "127.0.0.1:0".into();
+        }
         std::fs::write(dir.join("config.json"), config.to_string()).expect("write config");
         let stderr = std::fs::OpenOptions::new()
             .create(true)
@@ -132,16 +142,14 @@ impl TestServer {
             .spawn()
             .expect("spawn edgecomm");
         let line = read_ready_line(&mut child, &dir);
-        let http = line
-            .split_whitespace()
-            .find_map(|word| word.strip_prefix("http="))
-            .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| panic!("no http address in {line:?}"));
-        let sip = line
-            .split_whitespace()
-            .find_map(|word| word.strip_prefix("sip="))
-            .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| panic!("no sip address in {line:?}"));
+        let listener = |name: &str| -> Option<SocketAddr> {
+            line.split_whitespace()
+                .find_map(|word| word.strip_prefix(&format!("{name}=")))
+                .and_then(|addr| addr.parse().ok())
+        };
+        let http = listener("http").unwrap_or_else(|| panic!("no http address in {line:?}"));
+        let sip = listener("sip").unwrap_or_else(|| panic!("no sip address in {line:?}"));
+        let (https, sip_tls) = (listener("https"), listener("sip_tls"));
         let credentials =
             std::fs::read_to_string(dir.join("data/initial-credentials")).expect("credentials");
         let field = |name: &str| {
@@ -155,6 +163,8 @@ impl TestServer {
             child,
             http,
             sip,
+            https,
+            sip_tls,
             root_sid: field("sid"),
             root_token: field("auth_token"),
             root_password: field("password"),

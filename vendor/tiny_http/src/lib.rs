@@ -111,6 +111,13 @@ use connection::Connection;
 use limits::{ConnTracker, Deadline};
 use util::MessagesQueue;
 
+#[cfg(all(feature = "ssl-openssl", feature = "ssl-rustls"))]
+compile_error!("Features 'ssl-openssl' and 'ssl-rustls' must not be enabled at the same time");
+#[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
+type SslContext = ();
+#[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
+type SslContext = crate::ssl::SslContextImpl;
+
 /// edgecomm: the answer to a connection over a cap.
 const REFUSED: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 21\r\nRetry-After: 1\r\nConnection: close\r\n\r\ntoo many connections\n";
 
@@ -259,7 +266,54 @@ impl Server {
         ssl_config: Option<SslConfig>,
         limits: ConnectionLimits,
     ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
-        let listener = listener.into();
+        let ssl = Self::ssl_context(ssl_config)?;
+        Self::start(listener.into(), ssl, limits)
+    }
+
+    /// edgecomm: an HTTPS server over the embedder's rustls configuration (its provider,
+    /// versions and certificate resolver), with connections bounded by `limits`. The TLS
+    /// handshake runs on each connection's thread under `limits.request_timeout`.
+    #[cfg(feature = "ssl-rustls")]
+    pub fn from_listener_with_tls<L: Into<Listener>>(
+        listener: L,
+        tls: Arc<rustls::ServerConfig>,
+        limits: ConnectionLimits,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
+        let ssl = Some(crate::ssl::SslContextImpl::new(tls));
+        Self::start(listener.into(), ssl, limits)
+    }
+
+    #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
+    fn ssl_context(
+        ssl_config: Option<SslConfig>,
+    ) -> Result<Option<SslContext>, Box<dyn Error + Send + Sync + 'static>> {
+        Ok(match ssl_config {
+            Some(config) => Some(SslContext::from_pem(
+                config.certificate,
+                Zeroizing::new(config.private_key),
+            )?),
+            None => None,
+        })
+    }
+
+    #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
+    fn ssl_context(
+        ssl_config: Option<SslConfig>,
+    ) -> Result<Option<SslContext>, Box<dyn Error + Send + Sync + 'static>> {
+        match ssl_config {
+            Some(_) => Err(
+                "Building a server with SSL requires enabling the `ssl` feature in tiny-http"
+                    .into(),
+            ),
+            None => Ok(None),
+        }
+    }
+
+    fn start(
+        listener: Listener,
+        ssl: Option<SslContext>,
+        limits: ConnectionLimits,
+    ) -> Result<Server, Box<dyn Error + Send + Sync + 'static>> {
         // building the "close" variable
         let close_trigger = Arc::new(AtomicBool::new(false));
 
@@ -268,31 +322,6 @@ impl Server {
             let local_addr = listener.local_addr()?;
             log::debug!("Server listening on {}", local_addr);
             (listener, local_addr)
-        };
-
-        // building the SSL capabilities
-        #[cfg(all(feature = "ssl-openssl", feature = "ssl-rustls"))]
-        compile_error!(
-            "Features 'ssl-openssl' and 'ssl-rustls' must not be enabled at the same time"
-        );
-        #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-        type SslContext = ();
-        #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-        type SslContext = crate::ssl::SslContextImpl;
-        let ssl: Option<SslContext> = {
-            match ssl_config {
-                #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
-                Some(config) => Some(SslContext::from_pem(
-                    config.certificate,
-                    Zeroizing::new(config.private_key),
-                )?),
-                #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
-                Some(_) => return Err(
-                    "Building a server with SSL requires enabling the `ssl` feature in tiny-http"
-                        .into(),
-                ),
-                None => None,
-            }
         };
 
         // creating a task where server.accept() is continuously called
@@ -340,12 +369,17 @@ impl Server {
 
                 use util::RefinedTcpStream;
                 let (read_closable, write_closable) = match ssl {
-                    None => RefinedTcpStream::new(sock),
+                    None => {
+                        let (read, write) = RefinedTcpStream::new(sock);
+                        (read.with_deadline(deadline.clone()), write)
+                    }
+                    // edgecomm: under TLS the socket itself honours the deadline (the
+                    // handshake's reads too), so the read half does not set it again.
                     #[cfg(any(feature = "ssl-openssl", feature = "ssl-rustls"))]
                     Some(ref ssl) => {
                         // trying to apply SSL over the connection
                         // if an error occurs, we just close the socket and resume listening
-                        let sock = match ssl.accept(sock) {
+                        let sock = match ssl.accept(sock, &deadline) {
                             Ok(s) => s,
                             Err(_) => continue,
                         };
@@ -355,7 +389,6 @@ impl Server {
                     #[cfg(not(any(feature = "ssl-openssl", feature = "ssl-rustls")))]
                     Some(ref _ssl) => unreachable!(),
                 };
-                let read_closable = read_closable.with_deadline(deadline.clone());
                 let client =
                     ClientConnection::new(write_closable, read_closable, &limits, deadline);
 
