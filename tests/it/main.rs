@@ -15,3 +15,4 @@ mod sip_register;
 mod slow_clients;
 mod startup;
 mod support;
+mod tls;

@@ -1,5 +1,6 @@
 //! The black-box harness: start the real binary in a fresh directory, wait for its READY line,
-//! and talk raw HTTP/1.1 to it. No client crates: the protocol bytes are the test.
+//! and talk raw HTTP/1.1 and SIP to it. No client crates but rustls (TLS is not ours to
+//! write): the protocol bytes are the test.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -7,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::Duration;
 
 #[path = "../common/credentials.rs"]
@@ -293,9 +295,21 @@ pub fn send_http(addr: SocketAddr, bytes: &[u8]) -> Reply {
 
 /// Like [`send_http`], for callers that expect the server to go away (the crash tests).
 pub fn try_send_http(addr: SocketAddr, bytes: &[u8]) -> std::io::Result<Reply> {
-    let broken = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
-    let mut stream = TcpStream::connect(addr)?;
+    let stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    exchange_http(stream, bytes)
+}
+
+/// Sends one HTTPS request (TLS to the server's certificate, as `localhost`) and parses the
+/// reply.
+pub fn send_https(server: &TestServer, bytes: &[u8]) -> Reply {
+    let stream = tls_connect(server, server.https.expect("an HTTPS listener"));
+    exchange_http(stream, bytes).expect("an HTTPS exchange")
+}
+
+/// Writes a request on `stream` and reads one reply.
+fn exchange_http(mut stream: impl Read + Write, bytes: &[u8]) -> std::io::Result<Reply> {
+    let broken = |what: String| std::io::Error::new(std::io::ErrorKind::InvalidData, what);
     // The server may answer (413) before reading everything; a reset on write is fine.
     let _ = stream.write_all(bytes);
     let mut reader = BufReader::new(stream);
@@ -390,10 +404,61 @@ fn read_ready_line(child: &mut Child, dir: &Path) -> String {
         })
 }
 
-/// A tiny SIP user agent over UDP or TCP, enough to drive the registrar like a phone.
+/// The client side of a TLS connection to the server under test.
+pub type TlsStream = rustls::StreamOwned<rustls::ClientConnection, TcpStream>;
+
+/// A TLS client that trusts the server's certificate file, named `localhost`: what an
+/// administrator gets with `curl --cacert data/tls/cert.pem`.
+pub fn tls_connect(server: &TestServer, addr: SocketAddr) -> TlsStream {
+    tls_connect_trusting(&server.dir.join("data/tls/cert.pem"), addr)
+}
+
+/// Like [`tls_connect`], trusting the certificate in `cert_file`.
+pub fn tls_connect_trusting(cert_file: &Path, addr: SocketAddr) -> TlsStream {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(cert_file).expect("cert file") {
+        roots
+            .add(cert.expect("a certificate"))
+            .expect("a trust anchor");
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("TLS versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").expect("a name");
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).expect("a TLS client");
+    let tcp = TcpStream::connect(addr).expect("connect");
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    rustls::StreamOwned::new(conn, tcp)
+}
+
+/// What a stream phone talks through: TCP, or TLS over it.
+pub trait Wire: Read + Write + Send {
+    /// The longest the next read may wait.
+    fn set_wait(&self, wait: Duration);
+}
+
+impl Wire for TcpStream {
+    fn set_wait(&self, wait: Duration) {
+        self.set_read_timeout(Some(wait)).unwrap();
+    }
+}
+
+impl Wire for TlsStream {
+    fn set_wait(&self, wait: Duration) {
+        self.sock.set_read_timeout(Some(wait)).unwrap();
+    }
+}
+
+/// A tiny SIP user agent over UDP, TCP or TLS, enough to drive the registrar like a phone.
 pub struct Phone {
     udp: Option<std::net::UdpSocket>,
-    tcp: Option<BufReader<TcpStream>>,
+    tcp: Option<BufReader<Box<dyn Wire>>>,
+    /// `UDP`, `TCP` or `TLS`: its Via and its Contact's transport.
+    transport: &'static str,
     server: SocketAddr,
     /// The phone's own address (the Contact it registers).
     pub local: SocketAddr,
@@ -433,14 +498,21 @@ impl Phone {
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
         let local = stream.local_addr().unwrap();
-        Phone::new(
-            server.sip,
-            None,
-            Some(BufReader::new(stream)),
-            local,
-            user,
-            password,
-        )
+        let mut phone = Phone::new(server.sip, None, None, local, user, password);
+        phone.tcp = Some(BufReader::new(Box::new(stream)));
+        phone.transport = "TCP";
+        phone
+    }
+
+    /// A phone on one TLS connection to the SIP-over-TLS listener.
+    pub fn tls(server: &TestServer, user: &str, password: &str) -> Phone {
+        let addr = server.sip_tls.expect("a SIP TLS listener");
+        let stream = tls_connect(server, addr);
+        let local = stream.sock.local_addr().unwrap();
+        let mut phone = Phone::new(addr, None, None, local, user, password);
+        phone.tcp = Some(BufReader::new(Box::new(stream)));
+        phone.transport = "TLS";
+        phone
     }
 
     /// Starts a new Call-ID, as a guesser does for every guess (a phone keeps its own).
@@ -451,7 +523,7 @@ impl Phone {
     fn new(
         server: SocketAddr,
         udp: Option<std::net::UdpSocket>,
-        tcp: Option<BufReader<TcpStream>>,
+        tcp: Option<BufReader<Box<dyn Wire>>>,
         local: SocketAddr,
         user: &str,
         password: &str,
@@ -460,6 +532,7 @@ impl Phone {
         Phone {
             udp,
             tcp,
+            transport: "UDP",
             server,
             local,
             user: user.to_string(),
@@ -478,7 +551,7 @@ impl Phone {
     pub fn request(&mut self, method: &str, extra: &str) -> String {
         self.cseq += 1;
         self.branch += 1;
-        let transport = if self.udp.is_some() { "UDP" } else { "TCP" };
+        let transport = self.transport;
         format!(
             "{method} sip:pbx.test SIP/2.0\r\nVia: SIP/2.0/{transport} {};branch=z9hG4bK{}-{};rport\r\nMax-Forwards: 70\r\n\
              From: <sip:{}@pbx.test>;tag=ph{}\r\nTo: <sip:{}@pbx.test>\r\nCall-ID: {}\r\nCSeq: {} {method}\r\n\
@@ -508,7 +581,7 @@ impl Phone {
                 Some(String::from_utf8_lossy(&buf[..len]).into_owned())
             }
             (None, Some(stream)) => {
-                stream.get_ref().set_read_timeout(Some(wait)).unwrap();
+                stream.get_ref().set_wait(wait);
                 let mut text = String::new();
                 loop {
                     let mut line = String::new();
@@ -529,7 +602,7 @@ impl Phone {
     /// Reads exactly `len` bytes from the TCP connection (a keep-alive's pong, say).
     pub fn recv_bytes(&mut self, len: usize, wait: Duration) -> Vec<u8> {
         let reader = self.tcp.as_mut().expect("a TCP phone");
-        reader.get_ref().set_read_timeout(Some(wait)).unwrap();
+        reader.get_ref().set_wait(wait);
         let mut out = vec![0u8; len];
         reader.read_exact(&mut out).unwrap();
         out
@@ -539,7 +612,7 @@ impl Phone {
     /// false when it is still open after `wait`.
     pub fn closed_by_server(&mut self, wait: Duration) -> bool {
         let stream = self.tcp.as_mut().expect("a TCP phone").get_mut();
-        stream.set_read_timeout(Some(wait)).unwrap();
+        stream.set_wait(wait);
         let mut byte = [0u8; 1];
         match stream.read(&mut byte) {
             Ok(0) => true,
@@ -585,7 +658,7 @@ impl Phone {
 
     /// The Contact line for this phone.
     pub fn contact(&self, extra_params: &str) -> String {
-        let transport = if self.udp.is_some() { "udp" } else { "tcp" };
+        let transport = self.transport.to_ascii_lowercase();
         format!(
             "Contact: <sip:{}@{};transport={transport}>{extra_params}\r\n",
             self.user, self.local

@@ -36,8 +36,8 @@ impl SipStream for TcpStream {
     }
 }
 
-/// A TCP socket whose read timeout is a deadline for all the socket reads until the next
-/// `set_read_timeout`, as TLS needs (rustls reads a record in as many reads as it takes).
+/// A TCP socket whose reads all end by one deadline, as TLS needs: rustls reads a record, or
+/// a handshake, in as many socket reads as it takes.
 struct DeadlineSocket {
     tcp: TcpStream,
     until: Option<Instant>,
@@ -66,11 +66,33 @@ impl Write for DeadlineSocket {
     }
 }
 
-type TlsStream = rustls::StreamOwned<rustls::ServerConnection, DeadlineSocket>;
+/// TLS over a [`DeadlineSocket`]: each read, however many records and socket reads it
+/// takes, returns within the read timeout, as a read of a TCP socket does.
+struct TlsStream {
+    tls: rustls::StreamOwned<rustls::ServerConnection, DeadlineSocket>,
+    timeout: Option<Duration>,
+}
+
+impl Read for TlsStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.tls.sock.until = self.timeout.map(|timeout| Instant::now() + timeout);
+        self.tls.read(buf)
+    }
+}
+
+impl Write for TlsStream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.tls.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.tls.flush()
+    }
+}
 
 impl SipStream for TlsStream {
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> std::io::Result<()> {
-        self.sock.until = timeout.map(|timeout| Instant::now() + timeout);
+        self.timeout = timeout;
         Ok(())
     }
 }
@@ -177,7 +199,10 @@ fn serve_tls(
     while conn.is_handshaking() {
         conn.complete_io(&mut sock)?;
     }
-    let stream = rustls::StreamOwned::new(conn, sock);
+    let stream = TlsStream {
+        tls: rustls::StreamOwned::new(conn, sock),
+        timeout: None,
+    };
     serve_connection(handler, settings, stream, source, Transport::Tls)
 }
 

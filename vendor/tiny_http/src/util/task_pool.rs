@@ -69,7 +69,12 @@ impl TaskPool {
     pub fn spawn(&self, code: Box<dyn FnMut() + Send>) {
         let mut queue = self.sharing.todo.lock().unwrap();
 
-        if self.sharing.waiting_tasks.load(Ordering::Acquire) == 0 {
+        // edgecomm: upstream queued a task whenever some thread was waiting, even when the
+        // waiting threads were already promised to queued tasks (a notified thread counts as
+        // waiting until it wakes). A burst of connections then queued one behind a silent
+        // connection's thread, for as long as that one lasted. Under the lock, a thread is
+        // free only if there are more waiting threads than queued tasks.
+        if self.sharing.waiting_tasks.load(Ordering::Acquire) <= queue.len() {
             self.add_thread(Some(code));
         } else {
             queue.push_back(code);
@@ -133,5 +138,39 @@ impl Drop for TaskPool {
             .active_tasks
             .store(999_999_999, Ordering::Release);
         self.sharing.condvar.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    // edgecomm: a burst of tasks, each holding its thread, must all run at once (upstream
+    // queued the ones past the idle threads behind them).
+    #[test]
+    fn a_burst_of_long_tasks_runs_at_once() {
+        let pool = TaskPool::new();
+        thread::sleep(Duration::from_millis(50)); // the idle threads are waiting
+        let (started, seen) = mpsc::channel();
+        let release = Arc::new((Mutex::new(false), Condvar::new()));
+        for _ in 0..(MIN_THREADS * 3) {
+            let (started, release) = (started.clone(), release.clone());
+            pool.spawn(Box::new(move || {
+                started.send(()).unwrap();
+                let (lock, condvar) = &*release;
+                let mut go = lock.lock().unwrap();
+                while !*go {
+                    go = condvar.wait(go).unwrap();
+                }
+            }));
+        }
+        for _ in 0..(MIN_THREADS * 3) {
+            seen.recv_timeout(Duration::from_secs(2))
+                .expect("every task started while the others held their threads");
+        }
+        let (lock, condvar) = &*release;
+        *lock.lock().unwrap() = true;
+        condvar.notify_all();
     }
 }
