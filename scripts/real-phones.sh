@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Real SIP phones that others wrote, against a binary with the default digest settings:
-# baresip (Debian baresip-core) and linphonec (Debian linphone-cli), each over UDP and TCP.
+# baresip (Debian baresip-core) and linphonec (Debian linphone-cli), each over UDP, TCP and
+# TLS (trusting the box's self-signed certificate: baresip checks its names too; linphonec
+# 5.1's mbedtls 2.28 cannot match an IP address, so it checks the certificate but not the name).
 # For every phone and transport:
 #  1. it registers: 200, and the API shows the binding with the phone's User-Agent and the
 #     transport it used;
@@ -37,6 +39,8 @@ ready=$(grep '^READY ' "$work/ready") || { echo "server did not start:"; cat "$w
 http=$(sed -E 's/.*http=([^ ]+).*/\1/' <<<"$ready")
 sip=$(sed -E 's/.*sip=([^ ]+).*/\1/' <<<"$ready")
 port=${sip##*:}
+sip_tls=$(sed -E 's/.*sip_tls=([^ ]+).*/\1/' <<<"$ready")
+tls_port=${sip_tls##*:}
 sid=$(sed -n 's/^sid=//p' "$work/data/initial-credentials")
 token=$(sed -n 's/^auth_token=//p' "$work/data/initial-credentials")
 api="http://$http/2012-04-24/Accounts/$sid"
@@ -61,12 +65,15 @@ await_bindings() {
   return 1
 }
 
+# The server's port for a transport.
+port_for() { if [ "$1" = tls ]; then echo "$tls_port"; else echo "$port"; fi; }
 start_baresip() { # login transport dir
   local login=$1 transport=$2 dir=$3
   mkdir -p "$dir"
-  printf 'poll_method epoll\nsip_listen 127.0.0.1:0\nmodule_path /usr/lib/baresip/modules\nmodule_tmp account.so\nmodule_app menu.so\n' >"$dir/config"
+  printf 'poll_method epoll\nsip_listen 127.0.0.1:0\nsip_cafile %s\nmodule_path /usr/lib/baresip/modules\nmodule_tmp account.so\nmodule_app menu.so\n' \
+    "$work/data/tls/cert.pem" >"$dir/config"
   printf '<sip:%s@pbx.test;transport=%s>;auth_pass=%s-secret;outbound="sip:127.0.0.1:%s;transport=%s";regint=60\n' \
-    "$login" "$transport" "$login" "$port" "$transport" >"$dir/accounts"
+    "$login" "$transport" "$login" "$(port_for "$transport")" "$transport" >"$dir/accounts"
   baresip -f "$dir" </dev/null >"$dir/phone.log" 2>&1 &
   phone_pid=$!
 }
@@ -78,13 +85,14 @@ stop_baresip() { # baresip de-registers on SIGTERM, then exits
 start_linphonec() { # login transport dir
   local login=$1 transport=$2 dir=$3
   mkdir -p "$dir/home/.local/share/linphone"
-  printf '[sip]\nsip_port=-1\nsip_tcp_port=-1\nsip_tls_port=0\n' >"$dir/rc"
+  printf '[sip]\nsip_port=-1\nsip_tcp_port=-1\nsip_tls_port=-1\nroot_ca=%s\nverify_server_cn=0\n' \
+    "$work/data/tls/cert.pem" >"$dir/rc"
   rm -f "$dir/in"; mkfifo "$dir/in"
   HOME="$dir/home" linphonec -c "$dir/rc" <"$dir/in" >"$dir/phone.log" 2>&1 &
   phone_pid=$!
   exec 7>"$dir/in"
   sleep 1
-  echo "register sip:$login@pbx.test sip:127.0.0.1:$port;transport=$transport $login-secret" >&7
+  echo "register sip:$login@pbx.test sip:127.0.0.1:$(port_for "$transport");transport=$transport $login-secret" >&7
 }
 stop_linphonec() {
   echo quit >&7 || true
@@ -149,7 +157,7 @@ check() { # phone transport
 }
 
 for phone in baresip linphonec; do
-  for transport in udp tcp; do
+  for transport in udp tcp tls; do
     check "$phone" "$transport"
   done
 done

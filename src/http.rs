@@ -161,7 +161,19 @@ fn serve_one(handler: &Serve, mut request: tiny_http::Request) {
         started.elapsed().as_millis()
     );
     // The client may have gone away; there is no one left to tell.
-    let _ = request.respond(to_tiny(res));
+    let _ = request.respond(to_tiny(res, req.secure));
+}
+
+/// Headers on every answer: answers carry AuthTokens and account data, so no cache keeps them
+/// and no browser guesses their type; over HTTPS, browsers are told to stay on it.
+fn transport_headers(secure: bool) -> impl Iterator<Item = (&'static str, String)> {
+    let hsts = secure.then(|| ("Strict-Transport-Security", "max-age=31536000".to_string()));
+    [
+        ("Cache-Control", "no-store".to_string()),
+        ("X-Content-Type-Options", "nosniff".to_string()),
+    ]
+    .into_iter()
+    .chain(hsts)
 }
 
 /// Reads the body, refusing more than [`MAX_BODY_BYTES`] without reading it all.
@@ -189,15 +201,16 @@ fn read_body(request: &mut tiny_http::Request) -> Result<Vec<u8>> {
     Ok(body)
 }
 
-fn to_tiny(res: ApiResponse) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
+fn to_tiny(res: ApiResponse, secure: bool) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
     // Bodies are complete in memory: always send Content-Length. tiny_http would switch to
     // chunked encoding above 32 KiB, and its small trailing chunk writes met delayed ACKs:
     // a 100-client list took ~40 ms per request (measured with scripts/bench-api.sh).
     let mut response = tiny_http::Response::from_data(res.body)
         .with_status_code(res.status)
         .with_chunked_threshold(usize::MAX);
-    let headers =
-        std::iter::once(("Content-Type", res.content_type.to_string())).chain(res.headers);
+    let headers = std::iter::once(("Content-Type", res.content_type.to_string()))
+        .chain(res.headers)
+        .chain(transport_headers(secure));
     for (name, value) in headers {
         if let Ok(header) = tiny_http::Header::from_bytes(name.as_bytes(), value.as_bytes()) {
             response.add_header(header);

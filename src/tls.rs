@@ -71,11 +71,14 @@ pub fn setup(files: &TlsFiles, data_dir: &Path, names: &[String], now: UnixSecs)
         key_file,
         provider: provider.clone(),
     };
-    let config = rustls::ServerConfig::builder_with_provider(provider)
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|err| Error::Io(std::io::Error::other(format!("TLS setup: {err}"))))?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(resolver));
+    // rustls's suites are listed strongest first: choose from them in that order, not in
+    // the client's (an old client may list a weaker suite first).
+    config.ignore_client_order = true;
     Ok(Tls {
         config: Arc::new(config),
         fingerprint,
