@@ -259,3 +259,21 @@ fn an_installed_certificate_that_cannot_be_read_stops_the_start_naming_it() {
         "one of the pair alone is a config error"
     );
 }
+
+#[test]
+fn a_plain_http_listener_beyond_loopback_starts_with_one_warning() {
+    let open = TestServer::start_in(
+        unique_dir("tls-plain-lan"),
+        r#"{"http": {"listen": "0.0.0.0:0"}}"#,
+    );
+    let warned = |server: &TestServer| {
+        server
+            .log()
+            .lines()
+            .filter(|line| line.contains("plain HTTP listens on") && line.contains("clear text"))
+            .count()
+    };
+    assert_eq!(warned(&open), 1, "{}", open.log());
+    let local = start("tls-plain-loopback");
+    assert_eq!(warned(&local), 0, "{}", local.log());
+}
