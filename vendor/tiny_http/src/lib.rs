@@ -397,7 +397,10 @@ impl Server {
                 tasks_pool.spawn(Box::new(move || {
                     if let Some((client, _slot)) = client.take() {
                         // Synchronization is needed for HTTPS requests to avoid a deadlock
-                        if client.secure() {
+                        // edgecomm: with OpenSSL only; the rustls stream reads the socket
+                        // without holding the TLS state, so a response can be written while
+                        // the next request is awaited.
+                        if cfg!(feature = "ssl-openssl") && client.secure() {
                             let (sender, receiver) = mpsc::channel();
                             for rq in client {
                                 messages.push(rq.with_notify_sender(sender.clone()).into());
