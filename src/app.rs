@@ -142,23 +142,24 @@ impl App {
     }
 }
 
-/// The TLS listeners' certificate, with its names when the box makes its own.
+/// The TLS listeners' certificate. The names of a self-signed one (which take a look at the
+/// box's addresses) are worked out only when one is made.
 fn certificate(config: &crate::config::Config) -> Result<Tls> {
-    let mut addresses = transport::primary_addresses();
-    for listen in [
-        config.https_listen,
-        config.sip_tls_listen,
-        config.sip_listen,
-    ]
-    .into_iter()
-    .flatten()
-    {
-        if !listen.ip().is_unspecified() {
-            addresses.push(listen.ip());
+    let names = || {
+        let mut addresses = transport::primary_addresses();
+        let listeners = [
+            config.https_listen,
+            config.sip_tls_listen,
+            config.sip_listen,
+        ];
+        for listen in listeners.into_iter().flatten() {
+            if !listen.ip().is_unspecified() {
+                addresses.push(listen.ip());
+            }
         }
-    }
-    let names = tls::certificate_names(&config.host_name, &config.realm, &addresses);
-    let tls = tls::setup(&config.tls, &config.data_dir, &names, clock::now())?;
+        tls::certificate_names(&config.host_name, &config.realm, &addresses)
+    };
+    let tls = tls::setup(&config.tls, &config.data_dir, names, clock::now())?;
     log::info!(
         "TLS certificate {}: SHA-256 fingerprint {}, public key pin {}",
         tls.cert_file.display(),

@@ -42,8 +42,14 @@ pub struct Tls {
 }
 
 /// Loads (or, for a box without an installed certificate, makes) the certificate and builds
-/// the configuration. `names` are the self-signed certificate's names, `now` dates it.
-pub fn setup(files: &TlsFiles, data_dir: &Path, names: &[String], now: UnixSecs) -> Result<Tls> {
+/// the configuration. `names` gives a self-signed certificate's names (asked only when one is
+/// made), `now` dates it.
+pub fn setup(
+    files: &TlsFiles,
+    data_dir: &Path,
+    names: impl FnOnce() -> Vec<String>,
+    now: UnixSecs,
+) -> Result<Tls> {
     let (cert_file, key_file, made) = match files {
         TlsFiles::Installed { cert, key } => (cert.clone(), key.clone(), false),
         TlsFiles::SelfSigned => {
@@ -52,7 +58,7 @@ pub fn setup(files: &TlsFiles, data_dir: &Path, names: &[String], now: UnixSecs)
             // Both or neither: a pair half-written by a crash is ours to make again.
             let made = !(cert.exists() && key.exists());
             if made {
-                make_self_signed(&dir, &cert, &key, names, now)?;
+                make_self_signed(&dir, &cert, &key, &names(), now)?;
             }
             (cert, key, made)
         }
