@@ -66,38 +66,54 @@ impl App {
             (Some(addr), Some(tls)) => Some((transport::bind_tls(addr)?, tls)),
             _ => None,
         };
-        Ok(App {
+        let certificate = tls.map(|tls| (tls.fingerprint, tls.pin));
+        let mut app = App {
             state: Arc::new(state),
             http,
             https,
             sip,
             sip_tls,
-        })
+        };
+        let about = crate::state::About {
+            listeners: app.listener_addrs().to_vec(),
+            certificate,
+            ..app.state.about.clone()
+        };
+        if let Some(state) = Arc::get_mut(&mut app.state) {
+            state.about = about;
+        }
+        Ok(app)
+    }
+
+    /// Every listener's bound address, `None` when off.
+    fn listener_addrs(&self) -> [(&'static str, Option<SocketAddr>); 4] {
+        [
+            ("http", Some(self.http.local_addr())),
+            (
+                "sip",
+                self.sip.as_ref().and_then(|sip| sip.local_addr().ok()),
+            ),
+            ("https", self.https.as_ref().map(HttpServer::local_addr)),
+            (
+                "sip_tls",
+                self.sip_tls
+                    .as_ref()
+                    .and_then(|(sip, _)| sip.local_addr().ok()),
+            ),
+        ]
     }
 
     /// What READY and the start log say: every listener's bound address, or `off`.
-    fn listeners(&self) -> [(&'static str, String); 4] {
-        let shown =
-            |addr: Option<SocketAddr>| addr.map_or_else(|| "off".to_string(), |a| a.to_string());
-        [
-            ("http", self.http.local_addr().to_string()),
-            (
-                "sip",
-                shown(self.sip.as_ref().and_then(|sip| sip.local_addr().ok())),
-            ),
-            (
-                "https",
-                shown(self.https.as_ref().map(HttpServer::local_addr)),
-            ),
-            (
-                "sip_tls",
-                shown(
-                    self.sip_tls
-                        .as_ref()
-                        .and_then(|(sip, _)| sip.local_addr().ok()),
-                ),
-            ),
-        ]
+    fn listeners(&self) -> Vec<(&'static str, String)> {
+        self.listener_addrs()
+            .into_iter()
+            .map(|(name, addr)| {
+                (
+                    name,
+                    addr.map_or_else(|| "off".to_string(), |a| a.to_string()),
+                )
+            })
+            .collect()
     }
 
     /// Serves until the process is stopped. Crash-only: there is no shutdown path, because

@@ -5,10 +5,14 @@
 //! comparison itself lives in `domain::accounts::verify_credentials` (constant-time, same
 //! answer and same work for an unknown user as for a wrong secret). Nothing here logs a
 //! secret: the failure log line names the user part and the address only. That line is the
-//! same for the API and for SIP ([`log_failure`]), so one fail2ban filter reads both.
+//! same for the API and for SIP ([`log_failure`]), so one fail2ban filter reads both, and the
+//! last of those lines are kept in memory for the console ([`recent_failures`]). Console
+//! sessions, the browser's stand-in for credentials, are in [`session`].
+
+pub mod session;
 
 use std::borrow::Borrow;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Mutex, MutexGuard};
@@ -155,7 +159,24 @@ pub fn authenticate(
         limiter.check(&ip, now)?;
     }
     let (user, secret) = parse_basic(header).ok_or(Error::Unauthorized)?;
-    match accounts::verify_credentials(store, &user, &secret) {
+    check_secret(store, limiter, &user, &secret, peer, now)
+}
+
+/// Checks a user (SID or email) and a secret (AuthToken or password) from `peer`, counting a
+/// failure against its address: Basic credentials, and the console's sign-in.
+pub fn check_secret(
+    store: &Store,
+    limiter: &Limiter,
+    user: &str,
+    secret: &str,
+    peer: Option<SocketAddr>,
+    now: UnixSecs,
+) -> Result<Caller> {
+    let ip = peer.map(|peer| peer.ip());
+    if let Some(ip) = ip {
+        limiter.check(&ip, now)?;
+    }
+    match accounts::verify_credentials(store, user, secret) {
         Ok(record) => {
             if let Some(ip) = ip {
                 limiter.record_success(&ip, now);
@@ -165,7 +186,7 @@ pub fn authenticate(
         Err(Error::Unauthorized) => {
             // Unknown user, wrong secret and inactive account are one reason: the answer
             // must not tell them apart, and neither does the log.
-            log_failure(Service::Api, &user, peer, "bad_credentials");
+            log_failure(Service::Api, user, peer, "bad_credentials");
             if let Some((ip, until)) =
                 ip.and_then(|ip| Some((ip, limiter.record_failure(ip, now)?)))
             {
@@ -224,9 +245,38 @@ pub fn failure_line(
     )
 }
 
-/// Logs [`failure_line`] as a warning.
+/// Logs [`failure_line`] as a warning and keeps it among the [`recent_failures`].
 pub fn log_failure(service: Service, user: &str, source: Option<SocketAddr>, reason: &str) {
-    log::warn!("{}", failure_line(service, user, source, reason));
+    let line = failure_line(service, user, source, reason);
+    log::warn!("{line}");
+    let mut recent = lock(&RECENT);
+    if recent.len() == RECENT_KEPT {
+        recent.pop_front();
+    }
+    recent.push_back(Failure {
+        at: crate::clock::now(),
+        line,
+    });
+}
+
+/// How many failure lines the console can show.
+const RECENT_KEPT: usize = 50;
+
+/// The last failure lines, process-wide like the log they copy.
+static RECENT: Mutex<VecDeque<Failure>> = Mutex::new(VecDeque::new());
+
+/// A failed authentication, as fail2ban saw it in the log.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    /// When it was logged.
+    pub at: UnixSecs,
+    /// The log line ([`failure_line`]).
+    pub line: String,
+}
+
+/// The last failed authentications (API and SIP), newest first.
+pub fn recent_failures() -> Vec<Failure> {
+    lock(&RECENT).iter().rev().cloned().collect()
 }
 
 /// A user name made safe for one log line (fail2ban parses these): at most 64 characters,

@@ -182,6 +182,11 @@ pub const SETTINGS: &[Setting] = &[
         default: "60",
         help: "how long an address or a SIP login stays refused after too many failures",
     },
+    Setting {
+        key: "console.idle_secs",
+        default: "900",
+        help: "a console session ends after this many seconds without a user action",
+    },
 ];
 
 /// The validated configuration.
@@ -223,6 +228,8 @@ pub struct Config {
     pub auth_window_secs: UnixSecs,
     /// Back-off after too many failures, seconds.
     pub auth_backoff_secs: UnixSecs,
+    /// A console session's idle expiry, seconds.
+    pub console_idle_secs: UnixSecs,
 }
 
 /// The certificate and key of the TLS listeners: files the administrator installed, or the
@@ -564,6 +571,7 @@ impl Config {
                 .map_err(|_| bad("auth.max_failures", "a number"))?,
             auth_window_secs: secs("auth.window_secs")?,
             auth_backoff_secs: secs("auth.backoff_secs")?,
+            console_idle_secs: secs("console.idle_secs")?,
         })
     }
 }

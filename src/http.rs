@@ -135,6 +135,11 @@ fn serve_one(handler: &Serve, mut request: tiny_http::Request) {
         authorization: header("Authorization"),
         accept: header("Accept"),
         content_type: header("Content-Type"),
+        cookie: header("Cookie"),
+        csrf_token: header("X-CSRF-Token"),
+        origin: header("Origin"),
+        host: header("Host"),
+        console_poll: header("X-Console-Poll").is_some(),
         remote: request.remote_addr().copied(),
         secure: request.secure(),
         body: Vec::new(),
@@ -164,13 +169,27 @@ fn serve_one(handler: &Serve, mut request: tiny_http::Request) {
     let _ = request.respond(to_tiny(res, req.secure));
 }
 
-/// Headers on every answer: answers carry AuthTokens and account data, so no cache keeps them
-/// and no browser guesses their type; over HTTPS, browsers are told to stay on it.
+/// What a browser may do with any answer of the box (the console's page and the API alike):
+/// run scripts and styles from the box's own files only (no inline script, no other site),
+/// talk to the box only, post forms to it only, and never show it inside a frame.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+    style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; \
+    frame-ancestors 'none'; base-uri 'none'";
+
+/// Headers on every answer: answers carry AuthTokens and account data, so no cache keeps them,
+/// no browser guesses their type, frames them or tells another site where it came from; over
+/// HTTPS, browsers are told to stay on it.
 fn transport_headers(secure: bool) -> impl Iterator<Item = (&'static str, String)> {
     let hsts = secure.then(|| ("Strict-Transport-Security", "max-age=31536000".to_string()));
     [
         ("Cache-Control", "no-store".to_string()),
         ("X-Content-Type-Options", "nosniff".to_string()),
+        (
+            "Content-Security-Policy",
+            CONTENT_SECURITY_POLICY.to_string(),
+        ),
+        ("X-Frame-Options", "DENY".to_string()),
+        ("Referrer-Policy", "no-referrer".to_string()),
     ]
     .into_iter()
     .chain(hsts)

@@ -1,10 +1,11 @@
-//! What a request handler can reach: the store, the configuration, the API's failure limiter
-//! and the SIP service. Built by the wiring (`app`) and handed down; it spawns nothing and
+//! What a request handler can reach: the store, the configuration, the API's failure limiter,
+//! the console's sessions, the SIP service, and what the box says about itself. Built by the wiring (`app`) and handed down; it spawns nothing and
 //! binds nothing.
 
 use std::fs;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
+use crate::auth::session::Sessions;
 use crate::auth::Limiter;
 use crate::clock::{self, UnixSecs};
 use crate::config::Config;
@@ -21,8 +22,23 @@ pub struct AppState {
     pub config: Config,
     /// Failed-login limiter for the API.
     pub limiter: Limiter,
+    /// Open console sessions.
+    pub sessions: Sessions,
     /// The SIP registrar and its per-boot state.
     pub sip: SipService,
+    /// The box's own facts, for `GET /Box`; the wiring fills them in once it has bound.
+    pub about: About,
+}
+
+/// What the box says about itself: when it started, where it listens, its certificate.
+#[derive(Clone, Debug, Default)]
+pub struct About {
+    /// Unix seconds of the start.
+    pub started: UnixSecs,
+    /// Every listener by its READY name (`http`, `sip`, `https`, `sip_tls`); `None` when off.
+    pub listeners: Vec<(&'static str, Option<SocketAddr>)>,
+    /// The TLS certificate's SHA-256 fingerprint and public-key pin.
+    pub certificate: Option<(String, String)>,
 }
 
 impl AppState {
@@ -58,6 +74,11 @@ impl AppState {
         let registrar = Registrar::new(&config.realm, config.sip, limiter(), is_local)?;
         Ok(AppState {
             limiter: limiter(),
+            sessions: Sessions::new(config.console_idle_secs),
+            about: About {
+                started: now,
+                ..About::default()
+            },
             sip: SipService::new(registrar, now),
             store,
             config,

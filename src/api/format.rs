@@ -64,8 +64,12 @@ pub enum Repr {
     Str(String),
     /// An integer.
     Int(i64),
+    /// JSON `true`/`false`; XML `true`/`false`.
+    Bool(bool),
     /// JSON `null`; an empty XML element.
     Null,
+    /// A JSON array; in XML, one element per item, named by the first field.
+    List(&'static str, Vec<Repr>),
     /// Fields in order, snake_case names.
     Obj(Vec<(&'static str, Repr)>),
 }
@@ -193,7 +197,11 @@ pub fn json(value: &Repr) -> String {
     match value {
         Repr::Str(text) => json_string(text),
         Repr::Int(number) => number.to_string(),
+        Repr::Bool(value) => value.to_string(),
         Repr::Null => "null".to_string(),
+        Repr::List(_, items) => {
+            format!("[{}]", items.iter().map(json).collect::<Vec<_>>().join(","))
+        }
         Repr::Obj(fields) => {
             let inner: Vec<String> = fields
                 .iter()
@@ -213,6 +221,14 @@ fn xml_element(out: &mut String, name: &str, value: &Repr) {
         Repr::Null => out.push_str(&format!("<{name}/>")),
         Repr::Str(text) => out.push_str(&format!("<{name}>{}</{name}>", xml_escape(text))),
         Repr::Int(number) => out.push_str(&format!("<{name}>{number}</{name}>")),
+        Repr::Bool(value) => out.push_str(&format!("<{name}>{value}</{name}>")),
+        Repr::List(item_name, items) => {
+            out.push_str(&format!("<{name}>"));
+            for item in items {
+                xml_element(out, item_name, item);
+            }
+            out.push_str(&format!("</{name}>"));
+        }
         Repr::Obj(fields) => {
             out.push_str(&format!("<{name}>"));
             for (field, item) in fields {

@@ -9,8 +9,10 @@
 //! credentials), authenticate, run the handler, and turn any error into a body in the
 //! negotiated format. Internal errors are logged here, once, and never shown.
 
+pub mod about;
 pub mod accounts;
 pub mod clients;
+pub mod console;
 pub mod form;
 pub mod format;
 pub mod registrations;
@@ -45,6 +47,17 @@ pub struct ApiRequest {
     pub accept: Option<String>,
     /// The `Content-Type` header, if any.
     pub content_type: Option<String>,
+    /// The `Cookie` header, if any (the console's session).
+    pub cookie: Option<String>,
+    /// The `X-CSRF-Token` header, if any (the console's proof that it made the request).
+    pub csrf_token: Option<String>,
+    /// The `Origin` header, if any.
+    pub origin: Option<String>,
+    /// The `Host` header, if any.
+    pub host: Option<String>,
+    /// True for the console's background refreshes (`X-Console-Poll`), which are no user
+    /// action and so do not keep a session from its idle expiry.
+    pub console_poll: bool,
     /// The client's address and port, for the failed-login limit and its log line.
     pub remote: Option<SocketAddr>,
     /// True when the request came over TLS (the HTTPS listener).
@@ -119,6 +132,9 @@ impl Ctx<'_> {
 /// The resources a path can name.
 enum Route<'a> {
     Health,
+    ConsoleFile(usize),
+    ConsoleSession,
+    Box,
     Accounts,
     Account(&'a str),
     Clients(&'a str),
@@ -150,6 +166,12 @@ fn route(state: &AppState, ctx: &Ctx<'_>, segments: &[String]) -> Result<ApiResp
     let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
     let route = match parts.as_slice() {
         ["health"] => Route::Health,
+        [] => Route::ConsoleFile(0),
+        [name] if console::file(name).is_some() => {
+            Route::ConsoleFile(console::file(name).unwrap_or(0))
+        }
+        ["console", "session"] => Route::ConsoleSession,
+        [API_VERSION, "Box"] => Route::Box,
         [API_VERSION, "Accounts"] => Route::Accounts,
         [API_VERSION, "Accounts", id] => Route::Account(id),
         [API_VERSION, "Accounts", id, "Clients"] => Route::Clients(id),
@@ -163,23 +185,34 @@ fn route(state: &AppState, ctx: &Ctx<'_>, segments: &[String]) -> Result<ApiResp
     let method = ctx.req.method.as_str();
     // Method checks come before authentication: a 405 reveals nothing about any account.
     let allow = match route {
-        Route::Health | Route::AccountRegistrations(_) | Route::ClientRegistrations(..) => "GET",
+        Route::Health
+        | Route::ConsoleFile(_)
+        | Route::Box
+        | Route::AccountRegistrations(_)
+        | Route::ClientRegistrations(..) => "GET",
+        Route::ConsoleSession => "GET, POST, DELETE",
         Route::Accounts | Route::Clients(_) => "GET, POST",
         Route::Account(_) | Route::Client(..) => "GET, POST, PUT, DELETE",
     };
     if !allow.split(", ").any(|allowed| allowed == method) {
         return Err(Error::MethodNotAllowed(allow));
     }
-    if let Route::Health = route {
-        return Ok(ApiResponse {
-            status: 200,
-            content_type: "application/json",
-            headers: Vec::new(),
-            body: br#"{"status":"ok"}"#.to_vec(),
-        });
+    match route {
+        Route::Health => {
+            return Ok(ApiResponse {
+                status: 200,
+                content_type: "application/json",
+                headers: Vec::new(),
+                body: br#"{"status":"ok"}"#.to_vec(),
+            })
+        }
+        Route::ConsoleFile(index) => return Ok(console::serve_file(index)),
+        Route::ConsoleSession => return console::session(state, ctx),
+        _ => {}
     }
     let caller = authenticate(state, ctx)?;
     match (method, route) {
+        ("GET", Route::Box) => about::get(state, &caller, ctx),
         ("GET", Route::Accounts) => accounts::list(state, &caller, ctx),
         ("POST", Route::Accounts) => accounts::create(state, &caller, ctx),
         ("GET", Route::Account(id)) => accounts::get(state, &caller, ctx, id),
@@ -287,7 +320,12 @@ pub fn client_sid(text: &str) -> Result<ClientSid> {
     ClientSid::parse(text).ok_or(Error::NotFound("client"))
 }
 
+/// The caller: by the console's session cookie when the request has one and no
+/// `Authorization`, else by Basic credentials.
 fn authenticate(state: &AppState, ctx: &Ctx<'_>) -> Result<Caller> {
+    if let Some(caller) = console::caller(state, ctx) {
+        return caller;
+    }
     auth::authenticate(
         &state.store,
         &state.limiter,
@@ -346,7 +384,7 @@ pub fn error_response(req: &ApiRequest, format: Format, err: &Error) -> ApiRespo
     }
     let mut headers = Vec::new();
     match err {
-        Error::Unauthorized => {
+        Error::Unauthorized if !console::from_console(req) => {
             headers.push(("WWW-Authenticate", "Basic realm=\"edgecomm\"".to_string()));
         }
         Error::MethodNotAllowed(allow) => headers.push(("Allow", allow.to_string())),

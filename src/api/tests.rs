@@ -57,6 +57,7 @@ impl Api {
             remote: Some("127.0.0.1:40000".parse().unwrap()),
             secure: false,
             body: body.as_bytes().to_vec(),
+            ..ApiRequest::default()
         };
         api::handle(&self.state, &req, NOW)
     }
@@ -248,7 +249,8 @@ fn routes_methods_and_auth_errors() {
         api.send("GET", "/2012-04-24/Nope.json", "", None).status,
         404
     );
-    assert_eq!(api.send("GET", "/", "", None).status, 404);
+    assert_eq!(api.send("GET", "/nope", "", None).status, 404);
+    assert_eq!(api.send("GET", "/", "", None).status, 200, "the console");
     assert_eq!(
         api.send("GET", "/2012-04-24/Accounts/%E0%A4", "", None)
             .status,

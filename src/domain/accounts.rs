@@ -418,11 +418,33 @@ pub fn verify_credentials(store: &Store, user: &str, secret: &str) -> Result<Cal
     if !secret_ok || record.status != Status::Active {
         return Err(Error::Unauthorized);
     }
-    Ok(Caller {
+    Ok(caller_of(&record))
+}
+
+/// The account's credential stamp: the hash of its AuthToken, which every password change
+/// replaces. A console session remembers it, so a new password ends the old sessions.
+pub fn credential_stamp(store: &Store, sid: &AccountSid) -> Result<String> {
+    let record = store.account(sid)?.ok_or(Error::Unauthorized)?;
+    Ok(record.token_hash)
+}
+
+/// The caller behind a console session: `Unauthorized` once the account is no longer active
+/// or its credentials changed since sign-in (its stamp is no longer `stamp`).
+pub fn session_caller(store: &Store, sid: &AccountSid, stamp: &str) -> Result<Caller> {
+    let record = store.account(sid)?.ok_or(Error::Unauthorized)?;
+    let same = crypto::ct_eq(record.token_hash.as_bytes(), stamp.as_bytes());
+    if !same || record.status != Status::Active {
+        return Err(Error::Unauthorized);
+    }
+    Ok(caller_of(&record))
+}
+
+fn caller_of(record: &AccountRecord) -> Caller {
+    Caller {
         sid: record.sid,
         role: record.role,
         depth: record.depth,
-    })
+    }
 }
 
 /// Reads an account by SID, or else by email (case-insensitive).

@@ -1,0 +1,58 @@
+//! `GET /Box`: what the box says about itself, for the console's "This box" panel and for
+//! scripts: version, uptime, SIP realm, listeners and the TLS certificate's fingerprint, all of
+//! which anyone on the LAN can learn by connecting. The recent failed authentications (the
+//! lines fail2ban reads) name logins and addresses of every tenant, so only the root
+//! Administrator sees them.
+
+use crate::api::format::{self, Names, Repr};
+use crate::api::{ApiResponse, Ctx};
+use crate::auth;
+use crate::domain::accounts::Caller;
+use crate::domain::{rfc2822, Role};
+use crate::error::Result;
+use crate::state::AppState;
+
+const NAMES: Names = Names {
+    singular: "Box",
+    plural: "Boxes",
+};
+
+/// `GET /Box`.
+pub fn get(state: &AppState, caller: &Caller, ctx: &Ctx<'_>) -> Result<ApiResponse> {
+    ctx.query()?.finish();
+    let about = &state.about;
+    let listeners = about
+        .listeners
+        .iter()
+        .map(|(name, addr)| {
+            let shown = addr.map_or(Repr::Null, |addr| Repr::Str(addr.to_string()));
+            (*name, shown)
+        })
+        .collect();
+    let (fingerprint, pin) = match &about.certificate {
+        Some((fingerprint, pin)) => (Repr::Str(fingerprint.clone()), Repr::Str(pin.clone())),
+        None => (Repr::Null, Repr::Null),
+    };
+    let mut fields = vec![
+        ("version", Repr::Str(env!("CARGO_PKG_VERSION").to_string())),
+        ("date_started", Repr::Str(rfc2822(about.started))),
+        ("uptime", Repr::Int((ctx.now - about.started).max(0))),
+        ("sip_domain", Repr::Str(state.config.realm.clone())),
+        ("listeners", Repr::Obj(listeners)),
+        ("tls_sha256", fingerprint),
+        ("tls_pin", pin),
+    ];
+    if caller.depth == 1 && caller.role == Role::Administrator {
+        let failures = auth::recent_failures()
+            .into_iter()
+            .map(|failure| {
+                Repr::Obj(vec![
+                    ("date", Repr::Str(rfc2822(failure.at))),
+                    ("line", Repr::Str(failure.line)),
+                ])
+            })
+            .collect();
+        fields.push(("recent_auth_failures", Repr::List("Failure", failures)));
+    }
+    Ok(ctx.ok(format::one(ctx.format, NAMES, &Repr::Obj(fields))))
+}
