@@ -4,6 +4,7 @@
 mod api_accounts;
 mod api_clients;
 mod backup;
+mod console;
 mod crash;
 mod durability;
 mod fail2ban;
