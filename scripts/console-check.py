@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The console in a real browser: headless Chromium driven by selenium (both from Debian).
 
-    console-check.py HTTPS_PORT SIP_PORT EMAIL PASSWORD SID TOKEN PIN TLS_DIR OUT_DIR
+    console-check.py HTTPS_PORT SIP_PORT EMAIL PASSWORD SID TOKEN PIN TLS_DIR OUT_DIR HTTP_PORT
 
 Signs in by keyboard, creates a sub-account and, under it, a Client named with an XSS payload,
 registers a SIP phone (a digest REGISTER over UDP from this script) and waits for it in the
@@ -32,7 +32,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
 
-HTTPS_PORT, SIP_PORT, EMAIL, PASSWORD, SID, TOKEN, PIN, TLS_DIR, OUT = sys.argv[1:10]
+HTTPS_PORT, SIP_PORT, EMAIL, PASSWORD, SID, TOKEN, PIN, TLS_DIR, OUT, HTTP_PORT = sys.argv[1:11]
 BASE = f"https://localhost:{HTTPS_PORT}"
 XSS = "<img src=x onerror=alert(1)>"
 failed = []
@@ -150,14 +150,18 @@ def row_with(driver, table, text):
 
 def press_in_row(driver, table, text, label):
     """Presses a row's button by keyboard, finding it again if a refresh replaced the row."""
-    for _ in range(20):
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
         try:
             row = row_with(driver, table, text)
-            row.find_element(By.XPATH, f".//button[text()='{label}']").send_keys(Keys.ENTER)
-            return
+            buttons = row.find_elements(By.XPATH, f".//button[text()='{label}']") if row else []
+            if buttons:
+                buttons[0].send_keys(Keys.ENTER)
+                return
         except StaleElementReferenceException:
-            time.sleep(0.05)
-    raise TimeoutException(f"no stable {label} button in the row of {text}")
+            pass
+        time.sleep(0.05)
+    raise TimeoutException(f"no {label} button in the row of {text} of {table}")
 
 
 def errors_in_log(driver):
@@ -183,6 +187,7 @@ def sign_in(driver):
     driver.get(BASE + "/")
     wait(driver, "sign-in form", lambda d: visible(d, "sign-in-view"))
     user = driver.find_element(By.ID, "sign-in-user")
+    user.clear()
     user.send_keys(EMAIL + Keys.TAB + PASSWORD + Keys.ENTER)  # the keyboard alone
     wait(driver, "signed in", lambda d: visible(d, "app"))
     first = driver.execute_script("""
@@ -341,9 +346,107 @@ def cross_origin_post(driver, secure):
     server.shutdown()
 
 
+def answer_dialog(driver, confirm=True, value=None):
+    """Answers the console's confirmation dialog by keyboard: Enter on OK, Escape to cancel."""
+    wait(driver, "the dialog", lambda d: d.find_element(By.ID, "ask").get_attribute("open") is not None)
+    if value is not None:
+        field = driver.find_element(By.ID, "ask-input")
+        field.clear()
+        field.send_keys(value)
+    target = driver.find_element(By.ID, "ask-ok") if confirm else driver.switch_to.active_element
+    target.send_keys(Keys.ENTER if confirm else Keys.ESCAPE)
+    wait(driver, "the dialog closed", lambda d: d.find_element(By.ID, "ask").get_attribute("open") is None)
+
+
+def status_of(driver, email):
+    try:
+        row = row_with(driver, "account-tree", email)
+        return row.find_elements(By.TAG_NAME, "td")[2].text if row else None
+    except StaleElementReferenceException:
+        return None
+
+
+def account_actions(driver, client_password):
+    """Suspend, re-activate and close a sub-account; a new client password and a delete."""
+    press_in_row(driver, "account-tree", "tenant@example.com", "Suspend")
+    wait(driver, "suspended", lambda d: status_of(d, "tenant@example.com") == "suspended")
+    status = api("GET", "/2012-04-24/Accounts/tenant@example.com.json")[1]["status"]
+    press_in_row(driver, "account-tree", "tenant@example.com", "Activate")
+    wait(driver, "re-activated", lambda d: status_of(d, "tenant@example.com") == "active")
+    result(status == "suspended", f"sub-account suspended (the API says {status}) and re-activated")
+    press_in_row(driver, "account-tree", "tenant@example.com", "Show")
+    wait(driver, "alice listed", lambda d: row_with(d, "client-list", "alice"))
+    press_in_row(driver, "client-list", "alice", "New password")
+    answer_dialog(driver, value="fresh-pass42")
+    wait(driver, "new settings", lambda d: "Password: fresh-pass42" in d.find_element(By.ID, "issued-text").text)
+    code = register("alice", "fresh-pass42")
+    old = register("alice", client_password)
+    result(old != 200, f"client password set from the console: the old one gets {old}, the new one "
+                       f"{code} (alice is still disabled)")
+    press_in_row(driver, "client-list", "alice", "Delete")
+    answer_dialog(driver, confirm=False)
+    result(row_with(driver, "client-list", "alice") is not None, "Escape on the delete dialog keeps the client")
+    press_in_row(driver, "client-list", "alice", "Delete")
+    answer_dialog(driver)
+    wait(driver, "alice deleted", lambda d: row_with(d, "client-list", "alice") is None)
+    result(True, "client deleted after its confirmation")
+
+
+def close_tenant(driver):
+    press_in_row(driver, "account-tree", "tenant@example.com", "Close")
+    answer_dialog(driver)
+    wait(driver, "closed", lambda d: status_of(d, "tenant@example.com") == "closed")
+    status = api("GET", "/2012-04-24/Accounts/tenant@example.com.json")[1]["status"]
+    result(status == "closed", f"sub-account closed after its confirmation (the API says {status})")
+
+
+def change_own_password(driver):
+    new = "changed-pass7"
+    driver.find_element(By.ID, "password-new").send_keys(new)
+    driver.find_element(By.ID, "password-again").send_keys(new + Keys.ENTER)
+    wait(driver, "password changed", lambda d: "password is changed" in d.find_element(By.ID, "notice").text)
+    still = visible(driver, "app")
+    old = api("GET", "/2012-04-24/Box.json", auth=(EMAIL, PASSWORD))[0]
+    fresh = api("GET", "/2012-04-24/Box.json", auth=(EMAIL, new))[0]
+    result(still and old == 401 and fresh == 200,
+           f"own password changed and still signed in: the old password now {old}, the new {fresh}")
+    return new
+
+
+def developer_view(driver):
+    status, _ = api("POST", "/2012-04-24/Accounts.json",
+                    {"EmailAddress": "dev@example.com", "Password": "dev-pass12", "Role": "Developer"},
+                    auth=(EMAIL, PASSWORD))  # the root's AuthToken changed with its password
+    driver.find_element(By.ID, "sign-out").send_keys(Keys.ENTER)
+    wait(driver, "signed out", lambda d: visible(d, "sign-in-view"))
+    driver.find_element(By.ID, "sign-in-user").clear()
+    driver.find_element(By.ID, "sign-in-user").send_keys("dev@example.com" + Keys.TAB + "dev-pass12" + Keys.ENTER)
+    wait(driver, "developer signed in", lambda d: visible(d, "app") and row_with(d, "account-tree", "dev@example.com"))
+    time.sleep(0.5)
+    rows = len(driver.find_elements(By.CSS_SELECTOR, "#account-tree tbody tr"))
+    forms = visible(driver, "new-account-box")
+    actions = [b.text for b in driver.find_elements(By.CSS_SELECTOR, "#account-tree button")]
+    failures = visible(driver, "failures-box")
+    result(status == 200 and rows == 1 and not forms and actions == [] and not failures,
+           f"a Developer sees its own account only ({rows} row), no sub-account form ({forms}), "
+           f"no account actions ({actions}), no failed-login list ({failures})")
+
+
+def loopback_http(driver, http_port):
+    driver.get(f"http://127.0.0.1:{http_port}/")
+    wait(driver, "sign-in over loopback HTTP", lambda d: visible(d, "sign-in-view") or visible(d, "app"))
+    if visible(driver, "app"):
+        driver.find_element(By.ID, "sign-out").send_keys(Keys.ENTER)
+        wait(driver, "signed out", lambda d: visible(d, "sign-in-view"))
+    driver.find_element(By.ID, "sign-in-user").clear()
+    driver.find_element(By.ID, "sign-in-user").send_keys("dev@example.com" + Keys.TAB + "dev-pass12" + Keys.ENTER)
+    wait(driver, "signed in over loopback HTTP", lambda d: visible(d, "app"))
+    result(True, f"the console works on the loopback HTTP listener (127.0.0.1:{http_port}) too")
+    driver.find_element(By.ID, "sign-out").send_keys(Keys.ENTER)
+    wait(driver, "signed out", lambda d: visible(d, "sign-in-view"))
+
+
 def sign_out(driver, cookie):
-    driver.get(BASE + "/")
-    wait(driver, "signed in (the session survived the other site)", lambda d: visible(d, "app"))
     driver.find_element(By.ID, "sign-out").send_keys(Keys.ENTER)
     wait(driver, "signed out", lambda d: visible(d, "sign-in-view"))
     status, body = api("GET", f"/2012-04-24/Box.json", auth=None,
@@ -365,10 +468,24 @@ def main():
         cookie = next(c for c in driver.get_cookies() if c["name"] == "edgecomm_session")
         cross_origin_post(driver, secure=False)
         cross_origin_post(driver, secure=True)
+        driver.get_log("browser")  # the refused posts' own errors, on the other sites' pages
+        driver.get(BASE + "/")
+        wait(driver, "signed in (the session survived the other sites)", lambda d: visible(d, "app"))
+        account_actions(driver, password)
+        close_tenant(driver)
+        global PASSWORD
+        PASSWORD = change_own_password(driver)
+        cookie = next(c for c in driver.get_cookies() if c["name"] == "edgecomm_session")
         sign_out(driver, cookie)
+        sign_in(driver)
+        developer_view(driver)
+        loopback_http(driver, HTTP_PORT)
+        logged = errors_in_log(driver)
+        result(not logged, f"and none after the account actions, sign-outs and sign-ins ({logged})")
     except Exception as err:  # a step that timed out has already said so
         result(False, f"stopped: {type(err).__name__}: {str(err)[:300]}")
         driver.save_screenshot(os.path.join(OUT, "failure.png"))
+        print("the notice then: " + repr(driver.find_element(By.ID, "notice").text))
         print("the page when it stopped: " + os.path.join(OUT, "failure.png"))
     finally:
         driver.quit()

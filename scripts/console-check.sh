@@ -15,5 +15,5 @@ creds=$work/box/data/initial-credentials
 https=$(sed -E 's/.*https=([^ ]+).*/\1/' "$work/box/ready")
 /usr/bin/python3 "$here/scripts/console-check.py" "${https##*:}" "${sip##*:}" \
   "$(sed -n 's/^email=//p' "$creds")" "$(sed -n 's/^password=//p' "$creds")" "$sid" "$token" \
-  "$(sed -n 's/^tls_pin=//p' "$creds")" "$work/box/data/tls" "$out"
+  "$(sed -n 's/^tls_pin=//p' "$creds")" "$work/box/data/tls" "$out" "${http##*:}"
 echo "screenshots: $(ls "$out"/*.png | tr '\n' ' ')"

@@ -27,7 +27,8 @@ class ApiError extends Error {
 
 async function call(method, path, params, { poll = false } = {}) {
   const headers = { Accept: 'application/json' };
-  if (state.csrf) headers['X-CSRF-Token'] = state.csrf;
+  const session = state.csrf;
+  if (session) headers['X-CSRF-Token'] = session;
   if (poll) headers['X-Console-Poll'] = '1';
   const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
   if (params) init.body = new URLSearchParams(params);
@@ -39,7 +40,9 @@ async function call(method, path, params, { poll = false } = {}) {
   }
   let body = null;
   try { body = await res.json(); } catch (_) { body = null; }
-  if (res.status === 401 && state.csrf && path !== '/console/session') {
+  // Only the session still in use can end: an answer to a request of an older one (sent
+  // before a password change opened a new session) says nothing about the new one.
+  if (res.status === 401 && session && session === state.csrf && path !== '/console/session') {
     signedOut('Your session has ended. Sign in again.');
   }
   if (!res.ok) {
@@ -287,6 +290,7 @@ async function closeAccount(a) {
   act(async () => {
     await call('DELETE', account(a.sid) + '.json');
     await refreshAccounts(false);
+    await Promise.all([refreshClients(), refreshRegistrations(false)]);
   }, a.email_address + ' is closed.');
 }
 
@@ -309,7 +313,15 @@ function selectedAccount() {
 async function refreshClients() {
   const owner = selectedAccount();
   $('clients-title').textContent = 'Clients of ' + (owner ? owner.email_address : '…');
-  if (!owner) return;
+  const closed = !owner || owner.status === 'closed';
+  $('new-client-box').hidden = closed;
+  if (closed) {
+    // A closed account has no clients any more, and the API says so with an error.
+    $('client-list').tBodies[0].replaceChildren(el('tr', {}, cell('', 'This account is closed.')));
+    $('clients-range').textContent = '';
+    $('clients-prev').disabled = $('clients-next').disabled = true;
+    return;
+  }
   const page = await call('GET', account(owner.sid) + '/Clients.json?Page=' + state.clientPage + '&PageSize=' + PAGE_SIZE);
   if (page.clients.length === 0 && state.clientPage > 0) {
     state.clientPage -= 1;
@@ -388,6 +400,10 @@ async function refreshRegistrations(poll) {
   const owner = selectedAccount();
   if (!owner || !state.csrf) return;
   $('registrations-title').textContent = 'Live registrations of ' + owner.email_address;
+  if (owner.status === 'closed') {
+    $('registration-list').tBodies[0].replaceChildren(el('tr', {}, cell('', 'This account is closed.')));
+    return;
+  }
   const list = await call('GET', account(owner.sid) + '/Registrations.json', null, { poll });
   const rows = list.map((r) => el('tr', { 'data-client': r.client_sid },
     cell('Login', r.login), cell('Contact', r.contact), cell('User agent', r.user_agent || '—'),

@@ -215,11 +215,12 @@ pub fn cookie(req: &ApiRequest) -> Option<&str> {
     })
 }
 
-/// True when the request came from the console (it has a session cookie or the CSRF header):
-/// its 401 then carries no `WWW-Authenticate`, which would make the browser ask for Basic
-/// credentials in a dialog of its own.
+/// True when the request came from the console (a sign-in, or a request with a session cookie
+/// or the CSRF header): its 401 then carries no `WWW-Authenticate`, which would make the
+/// browser ask for Basic credentials in a dialog of its own.
 pub fn from_console(req: &ApiRequest) -> bool {
-    req.authorization.is_none() && (req.csrf_token.is_some() || cookie(req).is_some())
+    let sign_in = req.url.split('?').next() == Some("/console/session");
+    req.authorization.is_none() && (sign_in || req.csrf_token.is_some() || cookie(req).is_some())
 }
 
 /// The session cookie: a browser keeps it for this box only, sends it on the box's own pages

@@ -251,6 +251,7 @@ fn failed_sign_ins_are_logged_and_limited_like_basic_failures() {
     assert_eq!((unknown.status, wrong.status), (401, 401));
     assert_eq!(unknown.body, wrong.body, "the same answer for both");
     assert_eq!(wrong.header("Set-Cookie"), None);
+    assert_eq!(wrong.header("WWW-Authenticate"), None, "no browser dialog");
     assert!(server
         .log()
         .contains(&format!("api auth failed: user={email} source=127.0.0.1:")));
