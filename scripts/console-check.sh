@@ -10,6 +10,7 @@ set -euo pipefail
 init console "${1:-}"
 out=${OUT_DIR:-$here/target/console-screenshots}
 mkdir -p "$out"
+rm -f "$out"/*.png
 serve "$work/box/data"
 creds=$work/box/data/initial-credentials
 https=$(sed -E 's/.*https=([^ ]+).*/\1/' "$work/box/ready")
