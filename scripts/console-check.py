@@ -221,7 +221,28 @@ def create_tenant(driver):
     wait(driver, "tenant selected", lambda d: "tenant@example.com" in d.find_element(By.ID, "clients-title").text)
 
 
+def api_error_shown(driver):
+    """A refused create shows the API's own message and leaves the form as it was."""
+    field = driver.find_element(By.ID, "new-client-password")
+    generated = field.get_attribute("value")
+    driver.find_element(By.ID, "new-client-login").send_keys("bob")
+    field.clear()
+    field.send_keys("onlyletters" + Keys.ENTER)
+    wait(driver, "the API's message", lambda d: "at least two of" in d.find_element(By.ID, "notice").text)
+    status = api("GET", "/2012-04-24/Accounts/tenant@example.com/Clients.json?Login=bob")
+    result(status[1] == [], "a weak password shows the API's message: "
+                            f"{driver.find_element(By.ID, 'notice').text!r}; nothing was made")
+    # Chromium logs the refused request itself as an error; that one was expected, no other.
+    logged = [e["message"] for e in errors_in_log(driver)]
+    result(len(logged) == 1 and "Clients.json" in logged[0] and "400" in logged[0],
+           f"the browser logged only the expected 400 ({logged})")
+    driver.find_element(By.ID, "new-client-login").clear()
+    field.clear()
+    field.send_keys(generated)
+
+
 def create_client(driver):
+    api_error_shown(driver)
     driver.find_element(By.ID, "new-client-login").send_keys("alice")
     driver.find_element(By.ID, "new-client-name").send_keys(XSS)
     password = driver.find_element(By.ID, "new-client-password").get_attribute("value")
