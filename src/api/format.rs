@@ -327,6 +327,34 @@ mod tests {
     }
 
     #[test]
+    fn renders_booleans_and_nested_lists() {
+        let names = Names {
+            singular: "Box",
+            plural: "Boxes",
+        };
+        let item = Repr::Obj(vec![
+            ("root", Repr::Bool(true)),
+            (
+                "recent_failures",
+                Repr::List(
+                    "Failure",
+                    vec![Repr::Obj(vec![("line", Repr::Str("a<b".into()))])],
+                ),
+            ),
+            ("none", Repr::List("Failure", Vec::new())),
+        ]);
+        assert_eq!(
+            String::from_utf8(one(Format::Json, names, &item)).unwrap(),
+            r#"{"root":true,"recent_failures":[{"line":"a<b"}],"none":[]}"#
+        );
+        assert_eq!(
+            String::from_utf8(one(Format::Xml, names, &item)).unwrap(),
+            "<RestcommResponse><Box><Root>true</Root><RecentFailures><Failure><Line>a&lt;b</Line>\
+             </Failure></RecentFailures><None></None></Box></RestcommResponse>"
+        );
+    }
+
+    #[test]
     fn renders_json_and_xml_in_field_order() {
         let item = Repr::Obj(vec![
             ("sid", Repr::Str("AC1".into())),
