@@ -17,6 +17,9 @@ const state = {
   clientPage: 0,
   timers: [],
   shownAccounts: null, // what the account tree shows now, to skip identical refreshes
+  shownClients: null,  // and the client page
+  polls: new Set(),    // background refreshes in flight
+  paused: false,       // no new ones while true
 };
 
 // ---- talking to the API ----------------------------------------------------------------
@@ -161,19 +164,35 @@ function signedIn(me) {
   refreshAll();
   every(1000, () => refreshRegistrations(true));
   every(5000, () => refreshAccounts(true));
+  every(5000, () => refreshClients(true));
   every(5000, () => refreshBox(true));
 }
 
 // A background refresh: an ended session signs out (in call); the box not answering is said.
 function every(ms, refresh) {
   state.timers.push(setInterval(() => {
-    refresh().catch((err) => { if (err.status === 0) notify(err.message); });
+    if (state.paused) return;
+    const running = refresh().catch((err) => { if (err.status === 0) notify(err.message); });
+    state.polls.add(running);
+    running.finally(() => state.polls.delete(running));
   }, ms));
+}
+
+// Runs `work` with the background refreshes paused and none in flight: closing an account
+// makes reads of it fail, and a refresh sent just before must not be answered after.
+async function quietly(work) {
+  state.paused = true;
+  try {
+    await Promise.all([...state.polls]);
+    await work();
+  } finally {
+    state.paused = false;
+  }
 }
 
 function signedOut(message) {
   stopTimers();
-  state.shownAccounts = null;
+  state.shownAccounts = state.shownClients = null;
   state.csrf = null;
   state.me = null;
   state.selected = null;
@@ -287,11 +306,11 @@ async function closeAccount(a) {
     ' and all their phones stop working at once, and cannot be re-activated.',
     { ok: 'Close account', danger: true });
   if (!sure) return;
-  act(async () => {
+  act(() => quietly(async () => {
     await call('DELETE', account(a.sid) + '.json');
     await refreshAccounts(false);
     await Promise.all([refreshClients(), refreshRegistrations(false)]);
-  }, a.email_address + ' is closed.');
+  }), a.email_address + ' is closed.');
 }
 
 function select(sid) {
@@ -310,7 +329,7 @@ function selectedAccount() {
 
 // ---- clients ---------------------------------------------------------------------------
 
-async function refreshClients() {
+async function refreshClients(poll = false) {
   const owner = selectedAccount();
   $('clients-title').textContent = 'Clients of ' + (owner ? owner.email_address : '…');
   const closed = !owner || owner.status === 'closed';
@@ -320,13 +339,19 @@ async function refreshClients() {
     $('client-list').tBodies[0].replaceChildren(el('tr', {}, cell('', 'This account is closed.')));
     $('clients-range').textContent = '';
     $('clients-prev').disabled = $('clients-next').disabled = true;
+    state.shownClients = null;
     return;
   }
-  const page = await call('GET', account(owner.sid) + '/Clients.json?Page=' + state.clientPage + '&PageSize=' + PAGE_SIZE);
+  const page = await call('GET', account(owner.sid) + '/Clients.json?Page=' + state.clientPage + '&PageSize=' + PAGE_SIZE,
+    null, { poll });
   if (page.clients.length === 0 && state.clientPage > 0) {
     state.clientPage -= 1;
-    return refreshClients();
+    return refreshClients(poll);
   }
+  // As for the tree: an unchanged page is left alone, so a refresh keeps the focus.
+  const shown = JSON.stringify([owner.sid, page]);
+  if (shown === state.shownClients) return;
+  state.shownClients = shown;
   const rows = page.clients.map((c) => el('tr', {},
     cell('Login', c.login),
     cell('Friendly name', c.friendly_name),
@@ -447,6 +472,13 @@ function refreshAll() {
 // ---- forms -----------------------------------------------------------------------------
 
 function wire() {
+  wireSession();
+  wireAccounts();
+  wireClients();
+  wirePassword();
+}
+
+function wireSession() {
   $('sign-in').addEventListener('submit', (event) => {
     event.preventDefault();
     const password = $('sign-in-password');
@@ -459,6 +491,9 @@ function wire() {
     await call('DELETE', '/console/session');
     signedOut('You are signed out.');
   }));
+}
+
+function wireAccounts() {
   $('new-account').addEventListener('submit', (event) => {
     event.preventDefault();
     const form = event.target;
@@ -472,6 +507,9 @@ function wire() {
       notify('Sub-account ' + made.email_address + ' is created.', 'info');
     });
   });
+}
+
+function wireClients() {
   $('new-client').addEventListener('submit', (event) => {
     event.preventDefault();
     const form = event.target;
@@ -494,6 +532,9 @@ function wire() {
   $('issued-done').addEventListener('click', () => { $('issued').hidden = true; $('issued-text').textContent = ''; });
   $('clients-prev').addEventListener('click', () => { state.clientPage -= 1; act(refreshClients); });
   $('clients-next').addEventListener('click', () => { state.clientPage += 1; act(refreshClients); });
+}
+
+function wirePassword() {
   $('change-password').addEventListener('submit', (event) => {
     event.preventDefault();
     const first = $('password-new'), again = $('password-again');
