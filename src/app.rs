@@ -28,7 +28,7 @@ use crate::tls::{self, Tls};
 
 /// A server whose sockets are bound but which does not serve yet.
 pub struct App {
-    state: Arc<AppState>,
+    state: AppState,
     http: HttpServer,
     https: Option<HttpServer>,
     sip: Option<SipListeners>,
@@ -68,20 +68,14 @@ impl App {
         };
         let certificate = tls.map(|tls| (tls.fingerprint, tls.pin));
         let mut app = App {
-            state: Arc::new(state),
+            state,
             http,
             https,
             sip,
             sip_tls,
         };
-        let about = crate::state::About {
-            listeners: app.listener_addrs().to_vec(),
-            certificate,
-            ..app.state.about.clone()
-        };
-        if let Some(state) = Arc::get_mut(&mut app.state) {
-            state.about = about;
-        }
+        app.state.about.listeners = app.listener_addrs().to_vec();
+        app.state.about.certificate = certificate;
         Ok(app)
     }
 
@@ -119,23 +113,24 @@ impl App {
     /// Serves until the process is stopped. Crash-only: there is no shutdown path, because
     /// every acknowledged write is already flushed.
     pub fn run(self) -> Result<()> {
-        let state = self.state.clone();
+        let listeners = self.listeners();
+        let shared = Arc::new(self.state);
+        let state = shared.clone();
         let serve_api =
             Arc::new(move |req: &ApiRequest, now: UnixSecs| api::handle(&state, req, now));
-        let workers_each = self.state.config.http_workers;
-        let listeners = self.listeners();
+        let workers_each = shared.config.http_workers;
         let mut workers = self.http.spawn_workers(serve_api.clone(), workers_each);
         if let Some(https) = &self.https {
             workers.extend(https.spawn_workers(serve_api, workers_each));
         }
-        let serve_sip = Arc::new(SipServer(self.state.clone()));
+        let serve_sip = Arc::new(SipServer(shared.clone()));
         if let Some(sip) = self.sip {
-            workers.extend(sip.spawn(serve_sip.clone(), &self.state.config.sip)?);
+            workers.extend(sip.spawn(serve_sip.clone(), &shared.config.sip)?);
         }
         if let Some((sip_tls, tls)) = self.sip_tls {
-            workers.push(sip_tls.spawn(serve_sip, &self.state.config.sip, tls)?);
+            workers.push(sip_tls.spawn(serve_sip, &shared.config.sip, tls)?);
         }
-        workers.push(spawn_sweeper(self.state.clone())?);
+        workers.push(spawn_sweeper(shared.clone())?);
         let shown: Vec<String> = listeners
             .iter()
             .map(|(name, addr)| format!("{name}={addr}"))
@@ -143,12 +138,12 @@ impl App {
         log::info!(
             "serving {} (SIP realm {})",
             shown.join(" "),
-            self.state.config.realm
+            shared.config.realm
         );
         println!("READY {}", shown.join(" "));
         let _ = std::io::stdout().flush();
         notify_systemd("READY=1");
-        if let Some(watchdog) = spawn_watchdog(self.state.clone())? {
+        if let Some(watchdog) = spawn_watchdog(shared.clone())? {
             workers.push(watchdog);
         }
         for worker in workers {

@@ -44,20 +44,23 @@ const FILES: &[(&str, &str, &[u8])] = &[
     ),
 ];
 
-/// The file a path names (`""` is the page itself), if it is one of the console's.
-pub fn file(name: &str) -> Option<usize> {
-    FILES.iter().position(|(path, _, _)| *path == name)
+/// True when `name` (a path's one segment; `""` is the page itself) is one of the console's.
+pub fn is_file(name: &str) -> bool {
+    FILES.iter().any(|(path, _, _)| *path == name)
 }
 
-/// Serves file number `index` of [`FILES`].
-pub fn serve_file(index: usize) -> ApiResponse {
-    let (_, content_type, body) = FILES[index];
-    ApiResponse {
+/// Serves the console's file `name`.
+pub fn serve_file(name: &str) -> Result<ApiResponse> {
+    let (_, content_type, body) = FILES
+        .iter()
+        .find(|(path, _, _)| *path == name)
+        .ok_or(Error::NotFound("resource"))?;
+    Ok(ApiResponse {
         status: 200,
         content_type,
         headers: Vec::new(),
         body: body.to_vec(),
-    }
+    })
 }
 
 /// `/console/session`: `POST` signs in (`User`, `Password`), `GET` answers what the page needs
@@ -281,10 +284,10 @@ mod tests {
     #[test]
     fn every_embedded_file_is_served_with_its_type() {
         for name in ["", "console.js", "console.css", "favicon.svg"] {
-            let res = serve_file(file(name).expect(name));
+            let res = serve_file(name).expect(name);
             assert_eq!(res.status, 200);
             assert!(!res.body.is_empty(), "{name} is empty");
         }
-        assert_eq!(file("index.html.bak"), None);
+        assert!(!is_file("index.html.bak") && serve_file("index.html.bak").is_err());
     }
 }

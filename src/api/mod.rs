@@ -132,7 +132,7 @@ impl Ctx<'_> {
 /// The resources a path can name.
 enum Route<'a> {
     Health,
-    ConsoleFile(usize),
+    ConsoleFile(&'a str),
     ConsoleSession,
     Box,
     Accounts,
@@ -166,10 +166,8 @@ fn route(state: &AppState, ctx: &Ctx<'_>, segments: &[String]) -> Result<ApiResp
     let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
     let route = match parts.as_slice() {
         ["health"] => Route::Health,
-        [] => Route::ConsoleFile(0),
-        [name] if console::file(name).is_some() => {
-            Route::ConsoleFile(console::file(name).unwrap_or(0))
-        }
+        [] => Route::ConsoleFile(""),
+        [name] if console::is_file(name) => Route::ConsoleFile(name),
         ["console", "session"] => Route::ConsoleSession,
         [API_VERSION, "Box"] => Route::Box,
         [API_VERSION, "Accounts"] => Route::Accounts,
@@ -206,7 +204,7 @@ fn route(state: &AppState, ctx: &Ctx<'_>, segments: &[String]) -> Result<ApiResp
                 body: br#"{"status":"ok"}"#.to_vec(),
             })
         }
-        Route::ConsoleFile(index) => return Ok(console::serve_file(index)),
+        Route::ConsoleFile(name) => return console::serve_file(name),
         Route::ConsoleSession => return console::session(state, ctx),
         _ => {}
     }

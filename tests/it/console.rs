@@ -26,15 +26,18 @@ fn root_email(server: &TestServer) -> String {
     line["email=".len()..].to_string()
 }
 
-fn session(server: &TestServer) -> Session {
-    let reply = sign_in(server, &root_email(server), &server.root_password);
+/// The session a successful sign-in answered.
+fn session_of(reply: &Reply) -> Session {
     assert_eq!(reply.status, 200, "{}", reply.body);
     let set = reply.header("Set-Cookie").expect("a session cookie");
-    let cookie = set.split(';').next().unwrap().to_string();
     Session {
-        cookie,
+        cookie: set.split(';').next().unwrap().to_string(),
         csrf: reply.json()["csrf_token"].as_str().unwrap().to_string(),
     }
+}
+
+fn session(server: &TestServer) -> Session {
+    session_of(&sign_in(server, &root_email(server), &server.root_password))
 }
 
 fn with(server: &TestServer, s: &Session, method: &str, path: &str, form: &str) -> Reply {
@@ -181,16 +184,7 @@ fn a_password_change_or_a_suspension_ends_the_sessions_of_that_account() {
     let server = TestServer::start("console-end");
     let (sid, _) = server.create_account(&server.root_auth(), "tenant@example.com", "");
     let tenant = sign_in(&server, "tenant@example.com", "password1");
-    let s = Session {
-        cookie: tenant
-            .header("Set-Cookie")
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .into(),
-        csrf: tenant.json()["csrf_token"].as_str().unwrap().into(),
-    };
+    let s = session_of(&tenant);
     let me = format!("/2012-04-24/Accounts/{sid}.json");
     assert_eq!(with(&server, &s, "GET", &me, "").status, 200);
     let changed = with(&server, &s, "POST", &me, "Password=another-pass2");
@@ -202,16 +196,7 @@ fn a_password_change_or_a_suspension_ends_the_sessions_of_that_account() {
     );
 
     let second = sign_in(&server, "tenant@example.com", "another-pass2");
-    let s = Session {
-        cookie: second
-            .header("Set-Cookie")
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .into(),
-        csrf: second.json()["csrf_token"].as_str().unwrap().into(),
-    };
+    let s = session_of(&second);
     assert_eq!(server.root("POST", &me, "Status=suspended").status, 200);
     assert_eq!(with(&server, &s, "GET", &me, "").status, 401);
     assert_eq!(server.root("POST", &me, "Status=active").status, 200);
