@@ -6,6 +6,7 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
+use crate::clock::now;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::store::backup::{self, Imported};
@@ -36,7 +37,7 @@ pub fn import(config: &Config, file: &str) -> Result<Imported> {
     let (had_dir, had_db) = (dir.exists(), db.exists());
     let result = fs::create_dir_all(dir)
         .map_err(Error::from)
-        .and_then(|()| Store::open(&db, config.cache_bytes))
+        .and_then(|()| Store::open(&db, config.cache_bytes, &config.realm, now()))
         .and_then(|store| backup::import(&store, &bytes));
     if result.is_err() {
         // The store is closed by now (dropped inside and_then), so its files can go.
@@ -66,7 +67,7 @@ fn open_existing(config: &Config) -> Result<Store> {
             db.display()
         ))));
     }
-    Store::open(&db, config.cache_bytes)
+    Store::open(&db, config.cache_bytes, &config.realm, now())
 }
 
 /// Writes a file readable by its owner only, atomically (temporary file, fsync, rename).

@@ -26,6 +26,9 @@ pub enum Error {
     NotFound(&'static str),
     /// The path exists but not with this method. The payload is the `Allow` header value.
     MethodNotAllowed(&'static str),
+    /// A precondition of the request is not met (Restcomm's migration answers 412 for a
+    /// missing target organization). The message is safe to show.
+    PreconditionFailed(&'static str),
     /// The request conflicts with the current state (duplicate email, closed account, …).
     Conflict(String),
     /// The request body is larger than the limit.
@@ -63,6 +66,7 @@ impl Error {
             Error::NotFound(_) => 404,
             Error::MethodNotAllowed(_) => 405,
             Error::Conflict(_) => 409,
+            Error::PreconditionFailed(_) => 412,
             Error::TooLarge { .. } => 413,
             Error::UnsupportedMediaType(_) => 415,
             Error::TooManyRequests { .. } => 429,
@@ -73,9 +77,10 @@ impl Error {
     /// The SIP status line for this error, for the registrar's error path.
     pub fn sip_status(&self) -> (u16, &'static str) {
         match self {
-            Error::MissingParameter(_) | Error::Invalid(_) | Error::UnsupportedMediaType(_) => {
-                (400, "Bad Request")
-            }
+            Error::MissingParameter(_)
+            | Error::Invalid(_)
+            | Error::UnsupportedMediaType(_)
+            | Error::PreconditionFailed(_) => (400, "Bad Request"),
             Error::Unauthorized => (401, "Unauthorized"),
             Error::Forbidden(_) | Error::Conflict(_) => (403, "Forbidden"),
             Error::NotFound(_) => (404, "Not Found"),
@@ -97,6 +102,7 @@ impl Error {
             Error::NotFound(_) => "not_found",
             Error::MethodNotAllowed(_) => "method_not_allowed",
             Error::Conflict(_) => "conflict",
+            Error::PreconditionFailed(_) => "precondition_failed",
             Error::TooLarge { .. } => "body_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::TooManyRequests { .. } => "too_many_requests",
@@ -115,6 +121,7 @@ impl Error {
             | Error::UnsupportedMediaType(msg) => msg.clone(),
             Error::Unauthorized => "missing or invalid credentials".to_string(),
             Error::NotFound(kind) => format!("{kind} not found"),
+            Error::PreconditionFailed(msg) => msg.to_string(),
             Error::MethodNotAllowed(allow) => format!("method not allowed; allowed: {allow}"),
             Error::TooLarge { limit } => {
                 format!("request body too large (limit {} KiB)", limit / 1024)

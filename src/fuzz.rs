@@ -39,9 +39,9 @@ pub fn sip_message(data: &[u8]) {
         let _ = msg.header("Via").map(message::parse_params);
     }
     let (store, service) = RIG.get_or_init(|| {
-        let store = Store::open_temporary().expect("temporary store");
+        let store = Store::open_temporary("pbx.test").expect("temporary store");
         let limiter = Limiter::new(1_000_000, 60, 60);
-        let registrar = Registrar::new("pbx.test", SETTINGS, limiter, |ip| ip.is_loopback())
+        let registrar = Registrar::new(SETTINGS, limiter, |ip| ip.is_loopback())
             .expect("registrar");
         (store, SipService::new(registrar, NOW))
     });
@@ -89,7 +89,7 @@ pub fn import(data: &[u8]) {
     if backup::verify(data).is_err() {
         return;
     }
-    let store = Store::open_temporary().expect("temporary store");
+    let store = Store::open_temporary("pbx.test").expect("temporary store");
     if backup::import(&store, data).is_ok() {
         let problems = check::run(&store).expect("check runs");
         assert!(

@@ -51,7 +51,12 @@ impl AppState {
                 config.data_dir.display()
             )))
         })?;
-        let store = Store::open(&config.data_dir.join("db"), config.cache_bytes)?;
+        let store = Store::open(
+            &config.data_dir.join("db"),
+            config.cache_bytes,
+            &config.realm,
+            clock::now(),
+        )?;
         AppState::new(store, config, is_local, clock::now())
     }
 
@@ -71,7 +76,7 @@ impl AppState {
                 config.auth_backoff_secs,
             )
         };
-        let registrar = Registrar::new(&config.realm, config.sip, limiter(), is_local)?;
+        let registrar = Registrar::new(config.sip, limiter(), is_local)?;
         Ok(AppState {
             limiter: limiter(),
             sessions: Sessions::new(config.console_idle_secs),

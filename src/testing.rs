@@ -37,7 +37,7 @@ pub struct World {
 impl World {
     /// An empty store with its first Administrator, created at [`NOW`].
     pub fn new() -> World {
-        let store = Store::open_temporary().unwrap();
+        let store = Store::open_temporary(REALM).unwrap();
         let issued = accounts::create_root(
             &store,
             &Email::parse("admin@localhost").unwrap(),
@@ -50,6 +50,11 @@ impl World {
             root: issued.account,
             root_token: issued.auth_token.unwrap(),
         }
+    }
+
+    /// The default organization (whose domain is [`REALM`]).
+    pub fn org(&self) -> crate::domain::OrganizationSid {
+        self.store.default_organization().unwrap()
     }
 
     /// A sub-account of `parent`, created by `parent`.
@@ -71,6 +76,7 @@ impl World {
             friendly_name: None,
             role: Some(role),
             status,
+            organization: None,
         };
         accounts::create(
             &self.store,
@@ -113,12 +119,12 @@ impl World {
     pub fn client(&self, owner: &Account, login: &str) -> Client {
         let new = new_client(login, &format!("{login}-secret"));
         let owner = owner.sid.into();
-        clients::create(&self.store, &self.root.as_caller(), &owner, new, REALM, NOW).unwrap()
+        clients::create(&self.store, &self.root.as_caller(), &owner, new, NOW).unwrap()
     }
 
     /// The client with this login, as the API would show it.
     pub fn client_named(&self, login: &str) -> Client {
-        Client::of(&self.store.client_by_login(login).unwrap().unwrap())
+        Client::of(&self.store.client_by_login(&self.org(), login).unwrap().unwrap())
     }
 
     /// The root enables or disables `client`.
@@ -134,7 +140,6 @@ impl World {
             &account,
             &client.sid,
             changes,
-            REALM,
             NOW,
         )
     }

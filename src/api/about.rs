@@ -1,5 +1,5 @@
 //! `GET /Box`: what the box says about itself, for the console's "This box" panel and for
-//! scripts: version, uptime, SIP realm, listeners and the TLS certificate's fingerprint, all of
+//! scripts: version, uptime, the caller's SIP domain, listeners and the TLS certificate's fingerprint, all of
 //! which anyone on the LAN can learn by connecting. The recent failed authentications (the
 //! lines fail2ban reads) name logins and addresses of every tenant, so only the root
 //! Administrator sees them.
@@ -8,7 +8,8 @@ use crate::api::format::{self, Names, Repr};
 use crate::api::{ApiResponse, Ctx};
 use crate::auth;
 use crate::domain::accounts::Caller;
-use crate::domain::{rfc2822, Role};
+use crate::domain::organizations;
+use crate::domain::{rfc2822, OrganizationRef, Role};
 use crate::error::Result;
 use crate::state::AppState;
 
@@ -21,6 +22,12 @@ const NAMES: Names = Names {
 pub fn get(state: &AppState, caller: &Caller, ctx: &Ctx<'_>) -> Result<ApiResponse> {
     ctx.query()?.finish();
     let about = &state.about;
+    // The caller's phones register to its organization's domain.
+    let own = organizations::find(
+        &state.store,
+        caller,
+        &OrganizationRef::Sid(caller.organization),
+    )?;
     let listeners = about
         .listeners
         .iter()
@@ -37,7 +44,8 @@ pub fn get(state: &AppState, caller: &Caller, ctx: &Ctx<'_>) -> Result<ApiRespon
         ("version", Repr::Str(env!("CARGO_PKG_VERSION").to_string())),
         ("date_started", Repr::Str(rfc2822(about.started))),
         ("uptime", Repr::Int((ctx.now - about.started).max(0))),
-        ("sip_domain", Repr::Str(state.config.realm.clone())),
+        ("sip_domain", Repr::Str(own.domain)),
+        ("organization_sid", Repr::Str(own.sid.to_string())),
         ("listeners", Repr::Obj(listeners)),
         ("tls_sha256", fingerprint),
         ("tls_pin", pin),

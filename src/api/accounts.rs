@@ -7,8 +7,12 @@
 use crate::api::form::Params;
 use crate::api::format::{self, Names, Repr};
 use crate::api::{self as api, ApiResponse, Ctx, API_VERSION};
+use crate::api::clients;
 use crate::domain::accounts::{self, Account, AccountChanges, Caller, Issued, Limits, NewAccount};
-use crate::domain::{rfc2822, AccountRef, AccountSid, Email, FriendlyName, Password, Role, Status};
+use crate::domain::organizations::{self, Migrated};
+use crate::domain::{
+    rfc2822, AccountRef, AccountSid, Email, FriendlyName, OrganizationRef, Password, Role, Status,
+};
 use crate::error::{Error, Result};
 use crate::state::AppState;
 
@@ -17,14 +21,17 @@ const NAMES: Names = Names {
     plural: "Accounts",
 };
 
-/// `GET /Accounts`: the caller's descendants, oldest first.
+/// `GET /Accounts`: the caller's descendants, oldest first; `OrganizationSid` keeps those of
+/// one organization.
 pub fn list(state: &AppState, caller: &Caller, ctx: &Ctx<'_>) -> Result<ApiResponse> {
     let mut query = ctx.query()?;
     let paging = api::paging(&mut query)?;
+    let organization = query.optional("OrganizationSid", organizations::parse_sid)?;
     query.finish();
-    let all = accounts::list(&state.store, caller)?;
+    let all = accounts::list(&state.store, caller, organization)?;
     let items: Vec<Repr> = all.iter().map(|record| repr(record, None, ctx)).collect();
-    Ok(api::list_response(ctx, NAMES, items, paging, ""))
+    let filter = organization.map_or_else(String::new, |sid| format!("OrganizationSid={sid}"));
+    Ok(api::list_response(ctx, NAMES, items, paging, &filter))
 }
 
 /// `POST /Accounts`: creates a sub-account of the caller. 200, as Restcomm answers.
@@ -48,6 +55,7 @@ fn create_under(
         friendly_name: form.optional("FriendlyName", FriendlyName::parse)?,
         role: form.optional("Role", Role::parse)?,
         status: form.optional("Status", Status::parse)?,
+        organization: form.optional("OrganizationSid", organizations::parse_sid)?,
     };
     form.finish();
     let limits = Limits {
@@ -127,6 +135,58 @@ pub fn delete(state: &AppState, caller: &Caller, ctx: &Ctx<'_>, id: &str) -> Res
     Ok(ctx.ok(format::one(ctx.format, NAMES, &repr(&record, None, ctx))))
 }
 
+/// `POST /Accounts/migrate/{AccountSid}` with `Organization` (SID or domain): moves a
+/// top-level account and its subtree to another organization (root Administrator only).
+/// The answer is the account, with the moved clients that need a new `Password` to
+/// register at their new domain (until then their phones register at the old one).
+pub fn migrate(state: &AppState, caller: &Caller, ctx: &Ctx<'_>, id: &str) -> Result<ApiResponse> {
+    let mut form = ctx.form()?;
+    let target = form.take("Organization")?;
+    form.finish();
+    if !caller.is_root() {
+        return Err(Error::Forbidden(
+            "only the root Administrator may migrate accounts".to_string(),
+        ));
+    }
+    let target = target
+        .filter(|target| !target.is_empty())
+        .ok_or(Error::PreconditionFailed(
+            "Organization (the target organization's SID or domain name) is required",
+        ))?;
+    let account = AccountSid::parse(id).ok_or(Error::NotFound("account"))?;
+    let migrated = organizations::migrate(
+        &state.store,
+        caller,
+        &AccountRef::Sid(account),
+        &OrganizationRef::parse(&target),
+        ctx.now,
+    )?;
+    log::info!(
+        "account {} and {} below it migrated to organization {} by {}",
+        migrated.account.sid,
+        migrated.accounts - 1,
+        migrated.account.organization,
+        caller.sid
+    );
+    let body = migrated_repr(state, &migrated, ctx);
+    Ok(ctx.ok(format::one(ctx.format, NAMES, &body)))
+}
+
+fn migrated_repr(state: &AppState, migrated: &Migrated, ctx: &Ctx<'_>) -> Repr {
+    let Repr::Obj(mut fields) = repr(&migrated.account, None, ctx) else {
+        unreachable!("an account is an object");
+    };
+    let count = i64::try_from(migrated.accounts).unwrap_or(i64::MAX);
+    fields.push(("migrated_accounts", Repr::Int(count)));
+    let clients = migrated
+        .clients_needing_password
+        .iter()
+        .map(|client| clients::repr(client, state, ctx))
+        .collect();
+    fields.push(("clients_needing_password", Repr::List("Client", clients)));
+    Repr::Obj(fields)
+}
+
 fn render(issued: &Issued, ctx: &Ctx<'_>) -> Vec<u8> {
     format::one(
         ctx.format,
@@ -143,6 +203,7 @@ fn repr(record: &Account, auth_token: Option<&str>, ctx: &Ctx<'_>) -> Repr {
     if let Some(parent) = record.parent {
         fields.push(("owner_account_sid", Repr::Str(parent.to_string())));
     }
+    fields.push(("organization_sid", Repr::Str(record.organization.to_string())));
     fields.extend([
         ("friendly_name", Repr::Str(record.friendly_name.clone())),
         ("email_address", Repr::Str(record.email.clone())),

@@ -62,7 +62,6 @@ pub fn create(
         caller,
         &AccountRef::parse(account_id),
         new,
-        &state.config.realm,
         ctx.now,
     )?;
     log::info!(
@@ -117,7 +116,6 @@ pub fn update(
         &AccountRef::parse(account_id),
         &api::client_sid(client_id)?,
         changes,
-        &state.config.realm,
         ctx.now,
     )?;
     log::info!(
@@ -169,7 +167,9 @@ fn render(client: &Client, state: &AppState, ctx: &Ctx<'_>) -> ApiResponse {
 }
 
 /// The public representation of a client: never the password, never an HA1.
-fn repr(client: &Client, state: &AppState, ctx: &Ctx<'_>) -> Repr {
+/// `sip_domain` is where its phones register: its organization's domain, or for a migrated
+/// client the former one until it gets a new `Password`.
+pub(crate) fn repr(client: &Client, state: &AppState, ctx: &Ctx<'_>) -> Repr {
     let optional = |value: &Option<String>| value.clone().map(Repr::Str).unwrap_or(Repr::Null);
     Repr::Obj(vec![
         ("sid", Repr::Str(client.sid.to_string())),
@@ -192,6 +192,7 @@ fn repr(client: &Client, state: &AppState, ctx: &Ctx<'_>) -> Repr {
             "voice_application_sid",
             optional(&client.voice_application_sid),
         ),
+        ("sip_domain", Repr::Str(client.sip_domain.clone())),
         ("date_created", Repr::Str(rfc2822(client.created))),
         ("date_updated", Repr::Str(rfc2822(client.updated))),
         (

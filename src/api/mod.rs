@@ -15,6 +15,7 @@ pub mod clients;
 pub mod console;
 pub mod form;
 pub mod format;
+pub mod organizations;
 pub mod registrations;
 
 use std::net::SocketAddr;
@@ -137,6 +138,9 @@ enum Route<'a> {
     Box,
     Accounts,
     Account(&'a str),
+    Migrate(&'a str),
+    Organizations,
+    Organization(&'a str),
     Clients(&'a str),
     Client(&'a str, &'a str),
     AccountRegistrations(&'a str),
@@ -171,6 +175,9 @@ fn route(state: &AppState, ctx: &Ctx<'_>, segments: &[String]) -> Result<ApiResp
         ["console", "session"] => Route::ConsoleSession,
         [API_VERSION, "Box"] => Route::Box,
         [API_VERSION, "Accounts"] => Route::Accounts,
+        [API_VERSION, "Accounts", "migrate", id] => Route::Migrate(id),
+        [API_VERSION, "Organizations"] => Route::Organizations,
+        [API_VERSION, "Organizations", id] => Route::Organization(id),
         [API_VERSION, "Accounts", id] => Route::Account(id),
         [API_VERSION, "Accounts", id, "Clients"] => Route::Clients(id),
         [API_VERSION, "Accounts", id, "Clients", client] => Route::Client(id, client),
@@ -186,9 +193,12 @@ fn route(state: &AppState, ctx: &Ctx<'_>, segments: &[String]) -> Result<ApiResp
         Route::Health
         | Route::ConsoleFile(_)
         | Route::Box
+        | Route::Organizations
         | Route::AccountRegistrations(_)
         | Route::ClientRegistrations(..) => "GET",
         Route::ConsoleSession => "GET, POST, DELETE",
+        Route::Migrate(_) => "POST",
+        Route::Organization(_) => "GET, PUT",
         Route::Accounts | Route::Clients(_) => "GET, POST",
         Route::Account(_) | Route::Client(..) => "GET, POST, PUT, DELETE",
     };
@@ -216,6 +226,10 @@ fn route(state: &AppState, ctx: &Ctx<'_>, segments: &[String]) -> Result<ApiResp
         ("GET", Route::Account(id)) => accounts::get(state, &caller, ctx, id),
         ("POST" | "PUT", Route::Account(id)) => accounts::update(state, &caller, ctx, id),
         ("DELETE", Route::Account(id)) => accounts::delete(state, &caller, ctx, id),
+        ("POST", Route::Migrate(id)) => accounts::migrate(state, &caller, ctx, id),
+        ("GET", Route::Organizations) => organizations::list(state, &caller, ctx),
+        ("GET", Route::Organization(id)) => organizations::get(state, &caller, ctx, id),
+        ("PUT", Route::Organization(id)) => organizations::create(state, &caller, ctx, id),
         ("GET", Route::AccountRegistrations(id)) => {
             registrations::of_account(state, &caller, ctx, id)
         }

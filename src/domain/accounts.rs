@@ -15,7 +15,10 @@ use std::collections::HashMap;
 
 use crate::clock::UnixSecs;
 use crate::crypto;
-use crate::domain::{AccountRef, AccountSid, Email, FriendlyName, Password, Role, Status};
+use crate::domain::organizations;
+use crate::domain::{
+    AccountRef, AccountSid, Email, FriendlyName, OrganizationSid, Password, Role, Status,
+};
 use crate::error::{Error, Result};
 use crate::store::records::{AccountRecord, PasswordHash};
 use crate::store::{Store, WriteGuard};
@@ -31,6 +34,16 @@ pub struct Caller {
     pub role: Role,
     /// Its depth in the tree (a root is 1).
     pub depth: u32,
+    /// Its organization.
+    pub organization: OrganizationSid,
+}
+
+impl Caller {
+    /// True for the root Administrator, the super-admin of the Accounts document: the only
+    /// account whose reach spans organizations.
+    pub fn is_root(&self) -> bool {
+        self.role == Role::Administrator && self.depth == 1
+    }
 }
 
 /// An account as callers see it: every public field of the record, none of its hashes.
@@ -40,6 +53,8 @@ pub struct Account {
     pub sid: AccountSid,
     /// The owner account; `None` for a root account.
     pub parent: Option<AccountSid>,
+    /// Its organization.
+    pub organization: OrganizationSid,
     /// The email address as given at creation.
     pub email: String,
     /// Display name.
@@ -57,10 +72,11 @@ pub struct Account {
 }
 
 impl Account {
-    fn of(record: &AccountRecord) -> Account {
+    pub(crate) fn of(record: &AccountRecord) -> Account {
         Account {
             sid: record.sid,
             parent: record.parent,
+            organization: record.organization,
             email: record.email.clone(),
             friendly_name: record.friendly_name.clone(),
             status: record.status,
@@ -77,6 +93,7 @@ impl Account {
             sid: self.sid,
             role: self.role,
             depth: self.depth,
+            organization: self.organization,
         }
     }
 }
@@ -94,6 +111,9 @@ pub struct NewAccount {
     pub role: Option<Role>,
     /// Defaults to `active`.
     pub status: Option<Status>,
+    /// Defaults to the parent's; another one only for a top-level account, and only by the
+    /// root Administrator.
+    pub organization: Option<OrganizationSid>,
 }
 
 /// The fields an update may change; `None` leaves a field as it is.
@@ -143,6 +163,7 @@ pub fn create_root(
     let record = AccountRecord {
         sid: AccountSid::random()?,
         parent: None,
+        organization: store.default_organization()?,
         email: email.as_str().to_string(),
         friendly_name: default_friendly_name(email),
         status: Status::Active,
@@ -196,9 +217,11 @@ pub fn create(
         .account(&parent.sid)?
         .ok_or(Error::NotFound("account"))?;
     check_can_adopt(&parent, caller)?;
+    let organization = placement(store, caller, &parent, new.organization)?;
     let record = AccountRecord {
         sid,
         parent: Some(parent.sid),
+        organization,
         email: new.email.as_str().to_string(),
         friendly_name: new
             .friendly_name
@@ -233,6 +256,36 @@ fn check_can_adopt(parent: &AccountRecord, caller: &Caller) -> Result<()> {
     }
 }
 
+/// The organization of a new child of `parent`: the parent's, unless `asked` names another,
+/// which only the root Administrator may do (403), for a top-level account only (400), and
+/// which must exist (400). Checked in that order, so that another Administrator learns
+/// nothing about which organizations exist.
+fn placement(
+    store: &Store,
+    caller: &Caller,
+    parent: &AccountRecord,
+    asked: Option<OrganizationSid>,
+) -> Result<OrganizationSid> {
+    let Some(asked) = asked.filter(|asked| *asked != parent.organization) else {
+        return Ok(parent.organization);
+    };
+    if !caller.is_root() {
+        return Err(Error::Forbidden(
+            "only the root Administrator may place an account in another organization"
+                .to_string(),
+        ));
+    }
+    if parent.parent.is_some() {
+        return Err(Error::Invalid(format!(
+            "a sub-account belongs to its parent's organization ({}); only a top-level \
+             account may be placed in another one",
+            parent.organization
+        )));
+    }
+    organizations::existing(store, &asked)?;
+    Ok(asked)
+}
+
 /// Numbers a new account (lists are oldest first by this) and inserts it.
 fn commit_new(
     store: &Store,
@@ -253,7 +306,11 @@ pub fn find(store: &Store, caller: &Caller, id: &AccountRef) -> Result<Account> 
     find_record(store, caller, id).map(|record| Account::of(&record))
 }
 
-fn find_record(store: &Store, caller: &Caller, id: &AccountRef) -> Result<AccountRecord> {
+pub(crate) fn find_record(
+    store: &Store,
+    caller: &Caller,
+    id: &AccountRef,
+) -> Result<AccountRecord> {
     let record = lookup(store, id)?.ok_or(Error::NotFound("account"))?;
     if record.sid == caller.sid {
         return Ok(record);
@@ -264,14 +321,32 @@ fn find_record(store: &Store, caller: &Caller, id: &AccountRef) -> Result<Accoun
     Err(Error::NotFound("account"))
 }
 
-/// Every descendant of the caller (all depths), oldest first. Administrators only.
-pub fn list(store: &Store, caller: &Caller) -> Result<Vec<Account>> {
+/// Every descendant of the caller (all depths), oldest first; only those of `organization`
+/// when one is given (another than the caller's own for the root Administrator only).
+/// Administrators only.
+pub fn list(
+    store: &Store,
+    caller: &Caller,
+    organization: Option<OrganizationSid>,
+) -> Result<Vec<Account>> {
     if caller.role != Role::Administrator {
         return Err(Error::Forbidden(
             "only an Administrator may list sub-accounts".to_string(),
         ));
     }
+    if let Some(asked) = organization.filter(|asked| *asked != caller.organization) {
+        if !caller.is_root() {
+            return Err(Error::Forbidden(
+                "only the root Administrator may list the accounts of another organization"
+                    .to_string(),
+            ));
+        }
+        organizations::existing(store, &asked)?;
+    }
     let mut all = descendants(store, &caller.sid)?;
+    if let Some(asked) = organization {
+        all.retain(|record| record.organization == asked);
+    }
     all.sort_by_key(|record| record.seq);
     Ok(all.iter().map(Account::of).collect())
 }
@@ -444,6 +519,7 @@ fn caller_of(record: &AccountRecord) -> Caller {
         sid: record.sid,
         role: record.role,
         depth: record.depth,
+        organization: record.organization,
     }
 }
 
@@ -485,6 +561,13 @@ pub(crate) fn descendants(store: &Store, root: &AccountSid) -> Result<Vec<Accoun
         }
     }
     Ok(out)
+}
+
+/// `record` and every descendant, parents before children.
+pub(crate) fn subtree(store: &Store, record: AccountRecord) -> Result<Vec<AccountRecord>> {
+    let mut all = descendants(store, &record.sid)?;
+    all.insert(0, record);
+    Ok(all)
 }
 
 /// The new records of `root`'s descendants after `root` took its (already set) new status.

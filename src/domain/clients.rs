@@ -2,15 +2,19 @@
 //!
 //! Reach: any account (whatever its role) manages its own Clients and those of its
 //! descendants; anything else is `NotFound`. The password of a client is never stored, only
-//! its digest HA1 values for the box's realm (MD5 and SHA-256 of `login:realm:password`), so
-//! a realm change needs new passwords. Disabling or deleting a client drops its live
-//! bindings right after the commit. Logins are unique on the box; the store enforces that
-//! inside the same transaction that writes the client.
+//! its digest HA1 values for its organization's domain, the realm (MD5 and SHA-256 of
+//! `login:realm:password`), so a new domain needs new passwords (see `organizations.rs` for
+//! a migration). Disabling or deleting a client drops its live bindings right after the
+//! commit. Logins are unique per organization; the store enforces that inside the same
+//! transaction that writes the client.
 
 use crate::clock::UnixSecs;
 use crate::crypto;
 use crate::domain::accounts::{self, Caller};
-use crate::domain::{AccountRef, AccountSid, ClientSid, FriendlyName, Login, Password, Status};
+use crate::domain::organizations;
+use crate::domain::{
+    AccountRef, AccountSid, ClientSid, FriendlyName, Login, OrganizationSid, Password, Status,
+};
 use crate::error::{Error, Result};
 use crate::store::records::{AccountRecord, ClientRecord};
 use crate::store::Store;
@@ -22,8 +26,15 @@ pub struct Client {
     pub sid: ClientSid,
     /// The owning account.
     pub account: AccountSid,
-    /// The SIP user part; unique on the box.
+    /// The account's organization.
+    pub organization: OrganizationSid,
+    /// The SIP user part; unique in its organization.
     pub login: String,
+    /// The domain its HA1 values are for, where its phones register: its organization's,
+    /// or a former one's after its account migrated, until it gets a new password.
+    pub sip_domain: String,
+    /// True in that second case.
+    pub needs_password: bool,
     /// Display name.
     pub friendly_name: String,
     /// False when disabled (`Status=0`).
@@ -49,7 +60,10 @@ impl Client {
         Client {
             sid: record.sid,
             account: record.account,
+            organization: record.organization,
             login: record.login.clone(),
+            sip_domain: record.realm.clone(),
+            needs_password: record.realm_organization.is_some(),
             friendly_name: record.friendly_name.clone(),
             enabled: record.enabled,
             voice_url: record.voice_url.clone(),
@@ -82,7 +96,7 @@ pub struct VoiceChanges {
 /// A client to create.
 #[derive(Debug)]
 pub struct NewClient {
-    /// Required; unique on the box.
+    /// Required; unique in its organization.
     pub login: Login,
     /// Required; only its HA1 values are kept.
     pub password: Password,
@@ -196,17 +210,19 @@ pub fn create(
     caller: &Caller,
     account_id: &AccountRef,
     new: NewClient,
-    realm: &str,
     now: UnixSecs,
 ) -> Result<Client> {
     let account = account_in_reach(store, caller, account_id)?;
     if account.status == Status::Closed {
         return Err(Error::Conflict("the account is closed".to_string()));
     }
-    let (ha1_md5, ha1_sha256) = ha1(new.login.as_str(), realm, &new.password);
+    let realm = organizations::realm(store, &account.organization)?;
+    let (ha1_md5, ha1_sha256) = ha1(new.login.as_str(), &realm, &new.password);
     let mut record = ClientRecord {
         sid: ClientSid::random()?,
         account: account.sid,
+        organization: account.organization,
+        realm_organization: None,
         login: new.login.as_str().to_string(),
         friendly_name: new
             .friendly_name
@@ -218,7 +234,7 @@ pub fn create(
         voice_fallback_url: None,
         voice_fallback_method: "POST".to_string(),
         voice_application_sid: None,
-        realm: realm.to_string(),
+        realm,
         ha1_md5,
         ha1_sha256,
         created: now,
@@ -273,38 +289,43 @@ fn find_record(
     }
 }
 
-/// Applies `changes` to a client; a new password replaces the HA1 values for `realm`.
+/// Applies `changes` to a client; a new password replaces the HA1 values, for its
+/// organization's domain (so a migrated client then registers there, and only there).
 pub fn update(
     store: &Store,
     caller: &Caller,
     account_id: &AccountRef,
     client_id: &ClientSid,
     changes: ClientChanges,
-    realm: &str,
     now: UnixSecs,
 ) -> Result<Client> {
-    let found = find_record(store, caller, account_id, client_id)?;
-    let hashes = changes
-        .password
-        .as_ref()
-        .map(|password| ha1(&found.login, realm, password));
+    find_record(store, caller, account_id, client_id)?;
     let guard = store.write_lock();
-    // Re-read under the lock: the client may have been deleted or changed meanwhile.
-    let mut record = store.client(&found.sid)?.ok_or(Error::NotFound("client"))?;
+    // Re-read under the lock: the client may have been deleted, changed or migrated.
+    let old = store.client(client_id)?.ok_or(Error::NotFound("client"))?;
+    let mut record = old.clone();
+    let hashes = match &changes.password {
+        Some(password) => {
+            let realm = organizations::realm(store, &record.organization)?;
+            Some((ha1(&record.login, &realm, password), realm))
+        }
+        None => None,
+    };
     if let Some(name) = changes.friendly_name {
         record.friendly_name = name.as_str().to_string();
     }
     if let Some(enabled) = changes.enabled {
         record.enabled = enabled;
     }
-    if let Some((ha1_md5, ha1_sha256)) = hashes {
+    if let Some(((ha1_md5, ha1_sha256), realm)) = hashes {
         record.ha1_md5 = ha1_md5;
         record.ha1_sha256 = ha1_sha256;
-        record.realm = realm.to_string();
+        record.realm = realm;
+        record.realm_organization = None;
     }
     apply_voice(&mut record, changes.voice);
     record.updated = now;
-    store.update_client(&guard, &record)?;
+    store.update_client(&guard, &old, &record)?;
     if !record.enabled {
         // A disabled client may not stay registered (SPEC.md §3).
         store.drop_bindings(&[record.sid])?;

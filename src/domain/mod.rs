@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod bindings;
 pub mod clients;
+pub mod organizations;
 
 use std::fmt;
 
@@ -88,6 +89,75 @@ sid_type!(
     ClientSid,
     "CL"
 );
+
+sid_type!(
+    /// An organization identifier: `OR` followed by 32 lowercase hex digits.
+    OrganizationSid,
+    "OR"
+);
+
+/// A SIP domain name: what names an organization (SPEC.md §2.1). A host name of RFC 1123:
+/// dot-separated labels of letters, digits and inner hyphens, 1–63 characters each, at most
+/// 253 in all, the last not all digits (that would be an IPv4 address, which means the box
+/// itself). Kept in lowercase: it is the digest realm phones answer with, and one spelling of
+/// it is what the box challenges with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DomainName(String);
+
+impl DomainName {
+    /// Parses a host name (any case; kept lowercase).
+    pub fn parse(text: &str) -> Result<DomainName> {
+        let shown: String = text.chars().take(64).collect();
+        let invalid = |why: &str| {
+            Error::Invalid(format!(
+                "{shown:?} is not a valid domain name ({why})"
+            ))
+        };
+        if text.is_empty() || text.len() > 253 {
+            return Err(invalid("1 to 253 characters"));
+        }
+        let labels: Vec<&str> = text.split('.').collect();
+        for label in &labels {
+            let ok = (1..=63).contains(&label.len())
+                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-');
+            if !ok {
+                return Err(invalid(
+                    "labels of letters, digits and inner hyphens, 1 to 63 characters, between dots",
+                ));
+            }
+        }
+        if labels.last().is_some_and(|last| last.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(invalid("an address is not a domain name"));
+        }
+        Ok(DomainName(text.to_ascii_lowercase()))
+    }
+
+    /// The name, lowercase.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// How a request names an organization: by SID, or else by domain name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OrganizationRef {
+    /// `OR` and 32 hex digits.
+    Sid(OrganizationSid),
+    /// Anything else is looked up as a domain name (case-insensitive).
+    Domain(String),
+}
+
+impl OrganizationRef {
+    /// Reads a path segment or parameter: a well-formed SID is a SID, anything else a domain.
+    pub fn parse(text: &str) -> OrganizationRef {
+        match OrganizationSid::parse(text) {
+            Some(sid) => OrganizationRef::Sid(sid),
+            None => OrganizationRef::Domain(text.to_string()),
+        }
+    }
+}
 
 /// How a path names an account: by SID, or else by email address.
 #[derive(Clone, Debug, PartialEq, Eq)]

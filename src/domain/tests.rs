@@ -90,13 +90,13 @@ fn sub_accounts_hang_under_their_creator() {
     assert_eq!(grandchild.parent, Some(child.sid));
     assert_eq!(grandchild.depth, 3);
     assert_eq!(child.friendly_name, "child@example.com");
-    let listed: Vec<_> = accounts::list(&world.store, &world.root.as_caller())
+    let listed: Vec<_> = accounts::list(&world.store, &world.root.as_caller(), None)
         .unwrap()
         .into_iter()
         .map(|a| a.sid)
         .collect();
     assert_eq!(listed, vec![child.sid, grandchild.sid]);
-    let listed: Vec<_> = accounts::list(&world.store, &child.as_caller())
+    let listed: Vec<_> = accounts::list(&world.store, &child.as_caller(), None)
         .unwrap()
         .into_iter()
         .map(|a| a.sid)
@@ -138,7 +138,7 @@ fn only_administrators_create_and_depth_is_limited() {
             .unwrap_err();
         assert!(matches!(err, Error::Forbidden(_)), "{err:?}");
         assert!(matches!(
-            accounts::list(&world.store, &caller.as_caller()),
+            accounts::list(&world.store, &caller.as_caller(), None),
             Err(Error::Forbidden(_))
         ));
     }
@@ -421,7 +421,7 @@ fn closing_is_final_and_covers_the_subtree() {
         .unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "{err:?}");
     assert_eq!(
-        accounts::list(&world.store, &world.root.as_caller())
+        accounts::list(&world.store, &world.root.as_caller(), None)
             .unwrap()
             .len(),
         3
@@ -514,7 +514,7 @@ mod clients {
     use crate::domain::clients::{self, ClientChanges, NewClient, VoiceChanges};
     use crate::domain::Login;
 
-    const REALM: &str = "pbx.example.com";
+    use crate::testing::REALM;
 
     fn new_client(login: &str) -> NewClient {
         NewClient {
@@ -532,7 +532,6 @@ mod clients {
             &world.root.as_caller(),
             &owner.sid.into(),
             new_client(login),
-            REALM,
             NOW,
         )
         .unwrap()
@@ -637,7 +636,6 @@ mod clients {
             &world.root.as_caller(),
             &b.sid.into(),
             new_client("alice"),
-            REALM,
             NOW,
         )
         .unwrap_err();
@@ -647,12 +645,11 @@ mod clients {
             &world.root.as_caller(),
             &b.sid.into(),
             new_client("Alice"),
-            REALM,
             NOW
         )
         .is_ok());
         assert_eq!(
-            world.store.client_by_login("alice").unwrap().unwrap().sid,
+            world.store.client_by_login(&world.org(), "alice").unwrap().unwrap().sid,
             alice.sid
         );
         world.assert_consistent();
@@ -697,7 +694,6 @@ mod clients {
             &dev.as_caller(),
             &dev.sid.into(),
             new_client("devphone2"),
-            REALM,
             NOW,
         );
         assert!(own.is_ok());
@@ -706,7 +702,6 @@ mod clients {
             &dev.as_caller(),
             &a.sid.into(),
             new_client("x"),
-            REALM,
             NOW,
         )
         .unwrap_err();
@@ -733,19 +728,18 @@ mod clients {
             &AccountRef::parse(&world.root.email),
             &alice.sid,
             changes,
-            "new.realm",
             NOW + 5,
         )
         .unwrap();
         let stored = world.store.client(&updated.sid).unwrap().unwrap();
         assert_ne!(
             stored.ha1_md5,
-            crate::crypto::md5_hex(b"alice:pbx.example.com:sippass123")
+            crate::crypto::md5_hex(b"alice:pbx.test:sippass123")
         );
-        assert_eq!(stored.realm, "new.realm");
+        assert_eq!(stored.realm, REALM);
         assert_eq!(
             stored.ha1_md5,
-            crate::crypto::md5_hex(b"alice:new.realm:newsecret9")
+            crate::crypto::md5_hex(b"alice:pbx.test:newsecret9")
         );
         assert!(!updated.enabled);
         assert_eq!(updated.voice_url.as_deref(), Some("http://h/v"));
@@ -764,7 +758,6 @@ mod clients {
             &AccountRef::parse(&world.root.email),
             &alice.sid,
             clear,
-            REALM,
             NOW,
         )
         .unwrap();
@@ -784,7 +777,7 @@ mod clients {
         )
         .unwrap();
         assert!(world.store.client(&alice.sid).unwrap().is_none());
-        assert!(world.store.client_by_login("alice").unwrap().is_none());
+        assert!(world.store.client_by_login(&world.org(), "alice").unwrap().is_none());
         world.assert_consistent();
         let again = add(&world, &world.root, "alice");
         assert_ne!(again.sid, alice.sid);
@@ -812,7 +805,7 @@ mod clients {
             assert!(
                 world
                     .store
-                    .client_by_login(&client.login)
+                    .client_by_login(&world.org(), &client.login)
                     .unwrap()
                     .is_none(),
                 "{}",
@@ -829,7 +822,6 @@ mod clients {
             &world.root.as_caller(),
             &c.sid.into(),
             new_client("late"),
-            REALM,
             NOW,
         )
         .unwrap_err();

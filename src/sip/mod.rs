@@ -210,11 +210,11 @@ mod tests {
 
     #[test]
     fn to_tags_are_random_per_request_and_stable_for_its_retransmissions() {
-        let store = Store::open_temporary().unwrap();
+        let store = Store::open_temporary("pbx.test").unwrap();
         let service = |now| {
             let limiter = Limiter::new(10, 60, 60);
             let registrar =
-                Registrar::new("pbx.test", SipSettings::SMALL, limiter, |_| false).unwrap();
+                Registrar::new(SipSettings::SMALL, limiter, |_| false).unwrap();
             SipService::new(registrar, now)
         };
         let (one, other) = (service(0), service(0));

@@ -32,8 +32,6 @@ use request::{addressed, contact_value, contacts_of};
 
 /// The registrar's state: configuration, the nonce secret, nonce uses and the failure limit.
 pub struct Registrar {
-    /// The realm and domain served.
-    pub realm: String,
     /// Limits from the configuration.
     pub settings: SipSettings,
     secret: digest::NonceKey,
@@ -50,15 +48,14 @@ pub struct Registrar {
 
 impl Registrar {
     /// A registrar with a fresh nonce secret. `is_local` tells whether an IP address is one of
-    /// this machine's (the transport probes it); a Request-URI may name one instead of the realm.
+    /// this machine's (the transport probes it); a Request-URI may name one instead of a
+    /// domain.
     pub fn new(
-        realm: &str,
         settings: SipSettings,
         limiter: Limiter,
         is_local: fn(IpAddr) -> bool,
     ) -> Result<Registrar> {
         Ok(Registrar {
-            realm: realm.to_string(),
             settings,
             secret: digest::NonceKey::new(&crypto::random_bytes()?),
             nonces: NonceTracker::new(0),
@@ -70,13 +67,17 @@ impl Registrar {
         })
     }
 
-    /// True when `host` (from a URI) names this registrar's domain: the realm, `localhost`, or
-    /// one of this machine's addresses.
-    pub fn serves(&self, host: &str) -> bool {
+    /// True when `host` (from a Request-URI) names a domain served here: an organization's,
+    /// `localhost`, or one of this machine's addresses.
+    pub fn serves(&self, store: &Store, host: &str) -> Result<bool> {
         let bare = host.trim_start_matches('[').trim_end_matches(']');
-        if bare.eq_ignore_ascii_case(&self.realm) || bare.eq_ignore_ascii_case("localhost") {
-            return true;
+        if bare.eq_ignore_ascii_case("localhost") || store.sip_domain_named(bare)?.is_some() {
+            return Ok(true);
         }
+        Ok(self.is_local_address(bare))
+    }
+
+    fn is_local_address(&self, bare: &str) -> bool {
         let Ok(ip) = bare.parse::<IpAddr>() else {
             return false;
         };
@@ -161,11 +162,11 @@ fn register(
     peer: Peer,
     now: UnixSecs,
 ) -> Result<Response> {
-    let (aor_user, cseq) = match addressed(reg, req, peer)? {
+    let (aor, cseq) = match addressed(reg, store, req, peer)? {
         Ok(addressed) => addressed,
         Err(answer) => return Ok(answer),
     };
-    let client = match authenticate(reg, store, req, peer, now, &aor_user)? {
+    let client = match authenticate(reg, store, req, peer, now, &aor)? {
         Authenticated::Client(client) => client,
         Authenticated::Answer(res) => return Ok(res),
     };

@@ -2,7 +2,8 @@
 //! for backups, and for upgrades across sled's on-disk format.
 //!
 //! The document holds the records exactly as stored: token and password hashes, HA1 values,
-//! never a plaintext secret. It is deterministic (records in key order, no timestamp), so an
+//! never a plaintext secret. Version 2 adds the organizations; a version 1 document (made
+//! before them) still imports, everything in it placed in the store's default organization. It is deterministic (records in key order, no timestamp), so an
 //! export, imported into an empty directory and exported again, gives the same bytes. Import
 //! validates the whole document first (version, references, uniqueness), then writes every
 //! record and index in one transaction, so a failed import leaves the store empty.
@@ -13,16 +14,20 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::abort;
 use sled::Transactional;
 
+use crate::domain::{OrganizationSid, Status};
 use crate::error::{Error, Result};
-use crate::store::indexes::{self, AccountRows, AccountTrees, ClientRows, ClientTrees};
-use crate::store::records::{self, AccountRecord, BindingRecord, ClientRecord};
+use crate::store::indexes::{
+    self, AccountRows, AccountTrees, ClientRows, ClientTrees, OrganizationRows,
+};
+use crate::store::organizations::DEFAULT_ORGANIZATION;
+use crate::store::records::{self, AccountRecord, BindingRecord, ClientRecord, OrganizationRecord};
 use crate::store::{check, Store};
 
 /// The `format` field of an export.
 const FORMAT: &str = "edgecomm-export";
 
-/// The export format version this binary writes and reads.
-pub const VERSION: u32 = 1;
+/// The export format version this binary writes; it reads this one and version 1.
+pub const VERSION: u32 = 2;
 
 /// An export document.
 #[derive(Debug, Serialize, Deserialize)]
@@ -30,6 +35,8 @@ pub const VERSION: u32 = 1;
 struct Document {
     format: String,
     version: u32,
+    default_organization: OrganizationSid,
+    organizations: Vec<OrganizationRecord>,
     accounts: Vec<AccountRecord>,
     clients: Vec<ClientRecord>,
     #[serde(default)]
@@ -63,6 +70,8 @@ pub fn export(store: &Store, with_bindings: bool) -> Result<Vec<u8>> {
     let document = Document {
         format: FORMAT.to_string(),
         version: VERSION,
+        default_organization: store.default_organization()?,
+        organizations: store.all_organizations()?,
         accounts,
         clients,
         bindings,
@@ -76,12 +85,23 @@ pub fn export(store: &Store, with_bindings: bool) -> Result<Vec<u8>> {
 /// Parses and validates a document without touching a store: what [`import`] checks before
 /// it writes anything (and the entry point of the `import` fuzz target).
 pub fn verify(bytes: &[u8]) -> Result<()> {
-    validate(&parse(bytes)?)
+    let placeholder = OrganizationRecord {
+        sid: OrganizationSid::from_bytes([0; 16]),
+        domain: "default.invalid".to_string(),
+        status: Status::Active,
+        created: 0,
+        updated: 0,
+    };
+    validate(&parse(bytes, &placeholder)?)
 }
 
-/// Imports a document into an empty store.
+/// Imports a document into an empty store. Its organizations replace the store's (an empty
+/// store has only its default one, with no account in it).
 pub fn import(store: &Store, bytes: &[u8]) -> Result<Imported> {
-    let document = parse(bytes)?;
+    let default = store
+        .organization(&store.default_organization()?)?
+        .ok_or_else(|| Error::Corrupt("default organization missing".to_string()))?;
+    let document = parse(bytes, &default)?;
     validate(&document)?;
     let guard = store.write_lock();
     if !store.is_empty()? || !store.clients.is_empty() {
@@ -89,6 +109,15 @@ pub fn import(store: &Store, bytes: &[u8]) -> Result<Imported> {
             "the data directory already holds data; import only into an empty one".to_string(),
         ));
     }
+    let replaced = (
+        keys_of(&store.organizations)?,
+        keys_of(&store.organization_domains)?,
+    );
+    let organization_rows = document
+        .organizations
+        .iter()
+        .map(OrganizationRows::of)
+        .collect::<Result<Vec<_>>>()?;
     let account_rows = document
         .accounts
         .iter()
@@ -97,13 +126,17 @@ pub fn import(store: &Store, bytes: &[u8]) -> Result<Imported> {
     let client_rows = document
         .clients
         .iter()
-        .map(|client| Ok((ClientRows::of(client), records::encode(client)?)))
+        .map(|client| {
+            let rows = ClientRows::of(client);
+            Ok((rows, records::encode(client)?, client.login.as_str()))
+        })
         .collect::<Result<Vec<_>>>()?;
     let binding_rows = document
         .bindings
         .iter()
         .map(|binding| Ok((indexes::binding_key(binding), records::encode(binding)?)))
         .collect::<Result<Vec<_>>>()?;
+    let default_id = indexes::organization_key(&document.default_organization);
     let trees = (
         &store.accounts,
         &store.account_emails,
@@ -112,10 +145,34 @@ pub fn import(store: &Store, bytes: &[u8]) -> Result<Imported> {
         &store.account_clients,
         &store.client_logins,
         store.live.tree(),
+        &store.organizations,
+        &store.organization_domains,
+        &store.meta,
     );
     trees
         .transaction(
-            |(accounts, emails, children, clients, account_clients, logins, bindings)| {
+            |(
+                accounts,
+                emails,
+                children,
+                clients,
+                account_clients,
+                logins,
+                bindings,
+                organizations,
+                domains,
+                meta,
+            )| {
+                for key in &replaced.0 {
+                    organizations.remove(key)?;
+                }
+                for key in &replaced.1 {
+                    domains.remove(key)?;
+                }
+                for rows in &organization_rows {
+                    rows.insert(organizations, domains)?;
+                }
+                meta.insert(DEFAULT_ORGANIZATION, &default_id)?;
                 let account_trees = AccountTrees {
                     accounts,
                     emails,
@@ -134,8 +191,8 @@ pub fn import(store: &Store, bytes: &[u8]) -> Result<Imported> {
                     account_clients,
                     logins,
                 };
-                for (rows, value) in &client_rows {
-                    rows.insert(&client_trees, value)?;
+                for (rows, value, login) in &client_rows {
+                    rows.insert(&client_trees, value, login)?;
                 }
                 for (key, value) in &binding_rows {
                     bindings.insert(key, value.as_slice())?;
@@ -160,7 +217,13 @@ pub fn import(store: &Store, bytes: &[u8]) -> Result<Imported> {
     })
 }
 
-fn parse(bytes: &[u8]) -> Result<Document> {
+fn keys_of(tree: &sled::Tree) -> Result<Vec<sled::IVec>> {
+    Ok(tree.iter().keys().collect::<std::result::Result<_, _>>()?)
+}
+
+/// Parses a document of either version; a version 1 one is read as version 2 with every
+/// account and client in `default`.
+fn parse(bytes: &[u8], default: &OrganizationRecord) -> Result<Document> {
     // Read the header first, so that a future version gets a clear error rather than a
     // complaint about a field this binary does not know.
     #[derive(Deserialize)]
@@ -175,21 +238,66 @@ fn parse(bytes: &[u8]) -> Result<Document> {
             "not an edgecomm export (format must be {FORMAT:?})"
         )));
     }
+    let malformed = |err: serde_json::Error| Error::Invalid(format!("malformed export: {err}"));
     match header.version {
-        Some(VERSION) => {}
-        Some(other) => {
-            return Err(Error::Invalid(format!(
-                "export format version {other} is not supported by this binary (it reads version {VERSION})"
-            )))
+        Some(VERSION) => serde_json::from_slice(bytes).map_err(malformed),
+        Some(1) => {
+            let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(malformed)?;
+            place_v1(&mut value, default)?;
+            serde_json::from_value(value).map_err(malformed)
         }
-        None => return Err(Error::Invalid("export has no version".to_string())),
+        Some(other) => Err(Error::Invalid(format!(
+            "export format version {other} is not supported by this binary (it reads versions 1 and {VERSION})"
+        ))),
+        None => Err(Error::Invalid("export has no version".to_string())),
     }
-    serde_json::from_slice(bytes).map_err(|err| Error::Invalid(format!("malformed export: {err}")))
+}
+
+/// Turns a version 1 document into version 2: `default` as its only organization, and
+/// every account and client in it.
+fn place_v1(value: &mut serde_json::Value, default: &OrganizationRecord) -> Result<()> {
+    let not_an_export = || Error::Invalid("malformed export: not an object".to_string());
+    let object = value.as_object_mut().ok_or_else(not_an_export)?;
+    let sid = serde_json::Value::from(default.sid.to_string());
+    for list in ["accounts", "clients"] {
+        let Some(items) = object.get_mut(list).and_then(|items| items.as_array_mut()) else {
+            continue;
+        };
+        for item in items {
+            let item = item.as_object_mut().ok_or_else(not_an_export)?;
+            item.insert("organization".to_string(), sid.clone());
+        }
+    }
+    let record = serde_json::to_value(default).map_err(|err| Error::Corrupt(err.to_string()))?;
+    object.insert("version".to_string(), VERSION.into());
+    object.insert("default_organization".to_string(), sid);
+    object.insert("organizations".to_string(), vec![record].into());
+    Ok(())
 }
 
 /// Checks references and uniqueness before anything is written.
 fn validate(document: &Document) -> Result<()> {
     let bad = |message: String| Err(Error::Invalid(message));
+    let mut domains = HashSet::new();
+    let mut organizations = HashMap::new();
+    for organization in &document.organizations {
+        if !domains.insert(organization.domain.to_ascii_lowercase())
+            || organizations
+                .insert(organization.sid, organization.clone())
+                .is_some()
+        {
+            return bad(format!(
+                "organization {} ({}) appears twice",
+                organization.sid, organization.domain
+            ));
+        }
+    }
+    if !organizations.contains_key(&document.default_organization) {
+        return bad(format!(
+            "the default organization {} is not in the export",
+            document.default_organization
+        ));
+    }
     let mut sids = HashSet::new();
     let mut emails = HashSet::new();
     for account in &document.accounts {
@@ -206,16 +314,20 @@ fn validate(document: &Document) -> Result<()> {
         .iter()
         .map(|account| (account.sid, account.clone()))
         .collect();
-    if let Some(problem) = check::tree_problems(&accounts).into_iter().min() {
+    let mut problems = check::tree_problems(&accounts);
+    problems.extend(check::organization_problems(&accounts, &organizations));
+    if let Some(problem) = problems.into_iter().min() {
         return bad(problem);
     }
     let mut client_sids = HashSet::new();
     let mut logins = HashSet::new();
     for client in &document.clients {
-        if let Some(problem) = check::client_account_problem(client, &accounts) {
+        if let Some(problem) = check::client_account_problem(client, &accounts, &organizations) {
             return bad(problem);
         }
-        if !client_sids.insert(client.sid) || !logins.insert(client.login.clone()) {
+        let rows = ClientRows::of(client);
+        let unique = rows.logins.into_iter().all(|key| logins.insert(key));
+        if !client_sids.insert(client.sid) || !unique {
             return bad(format!(
                 "client {} ({}) appears twice",
                 client.sid, client.login

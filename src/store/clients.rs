@@ -5,7 +5,7 @@
 use sled::transaction::abort;
 use sled::Transactional;
 
-use crate::domain::{AccountSid, ClientSid, Status};
+use crate::domain::{AccountSid, ClientSid, OrganizationSid, Status};
 use crate::error::{Error, Result};
 use crate::store::indexes::{ClientRows, ClientTrees};
 use crate::store::records::{self, AccountRecord, ClientRecord};
@@ -20,9 +20,14 @@ impl Store {
         }
     }
 
-    /// Reads one client through the login index.
-    pub fn client_by_login(&self, login: &str) -> Result<Option<ClientRecord>> {
-        match self.client_logins.get(keys::login(login))? {
+    /// Reads one client through the login index of an organization: its own clients, and
+    /// those that migrated away with HA1 values still for this organization's domain.
+    pub fn client_by_login(
+        &self,
+        organization: &OrganizationSid,
+        login: &str,
+    ) -> Result<Option<ClientRecord>> {
+        match self.client_logins.get(keys::login(organization, login))? {
             Some(id) => self.client(&keys::decode_client(&id)?),
             None => Ok(None),
         }
@@ -65,34 +70,40 @@ impl Store {
                 if !open {
                     return abort(Error::Conflict("the account is closed".to_string()));
                 }
-                if logins.get(rows.login.as_slice())?.is_some() {
-                    return abort(Error::Conflict(format!(
-                        "a client with Login {} already exists",
-                        record.login
-                    )));
+                let trees = ClientTrees {
+                    clients,
+                    account_clients,
+                    logins,
+                };
+                rows.insert(&trees, &value, &record.login)
+            })
+            .map_err(Error::from)?;
+        self.written()
+    }
+
+    /// Replaces the client record `old` (read under the same guard) by `new` (never another
+    /// login or account; its realm's organization may change, and its login rows with it),
+    /// then flushes.
+    pub fn update_client(
+        &self,
+        _guard: &WriteGuard<'_>,
+        old: &ClientRecord,
+        new: &ClientRecord,
+    ) -> Result<()> {
+        let value = records::encode(new)?;
+        let (old_rows, new_rows) = (ClientRows::of(old), ClientRows::of(new));
+        (&self.clients, &self.account_clients, &self.client_logins)
+            .transaction(|(clients, account_clients, logins)| {
+                if clients.get(new_rows.id)?.is_none() {
+                    return abort(Error::NotFound("client"));
                 }
                 let trees = ClientTrees {
                     clients,
                     account_clients,
                     logins,
                 };
-                rows.insert(&trees, &value)
-            })
-            .map_err(Error::from)?;
-        self.written()
-    }
-
-    /// Replaces an existing client record (never its login or account), then flushes.
-    pub fn update_client(&self, _guard: &WriteGuard<'_>, record: &ClientRecord) -> Result<()> {
-        let value = records::encode(record)?;
-        let id = keys::client(&record.sid);
-        self.clients
-            .transaction(|clients| {
-                if clients.get(id)?.is_none() {
-                    return abort(Error::NotFound("client"));
-                }
-                clients.insert(&id, value.as_slice())?;
-                Ok(())
+                old_rows.remove(&trees)?;
+                new_rows.insert(&trees, &value, &new.login)
             })
             .map_err(Error::from)?;
         self.written()
@@ -101,8 +112,10 @@ impl Store {
     /// Writes a login index entry with no client behind it: for tests of `check` only.
     #[cfg(test)]
     pub(crate) fn corrupt_login_index(&self, login: &str, sid: &ClientSid) -> Result<()> {
-        self.client_logins
-            .insert(keys::login(login), &sid.as_bytes()[..])?;
+        self.client_logins.insert(
+            keys::login(&self.default_organization()?, login),
+            &sid.as_bytes()[..],
+        )?;
         Ok(())
     }
 

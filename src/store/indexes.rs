@@ -7,7 +7,7 @@ use sled::transaction::{ConflictableTransactionResult, TransactionalTree};
 
 use crate::error::{Error, Result};
 use crate::store::keys;
-use crate::store::records::{self, AccountRecord, BindingRecord, ClientRecord};
+use crate::store::records::{self, AccountRecord, BindingRecord, ClientRecord, OrganizationRecord};
 
 /// The rows an account occupies: `accounts`, `account_emails`, `account_children`.
 pub(super) struct AccountRows {
@@ -52,14 +52,56 @@ impl AccountRows {
     }
 }
 
+/// The rows an organization occupies: `organizations`, `organization_domains`.
+pub(super) struct OrganizationRows {
+    /// Key in `organizations`.
+    pub id: [u8; 16],
+    /// The encoded record.
+    pub value: Vec<u8>,
+    /// Key in `organization_domains` (lowercase domain).
+    pub domain: Vec<u8>,
+}
+
+impl OrganizationRows {
+    /// The rows of `record`.
+    pub fn of(record: &OrganizationRecord) -> Result<OrganizationRows> {
+        Ok(OrganizationRows {
+            id: keys::organization(&record.sid),
+            value: records::encode(record)?,
+            domain: keys::domain(&record.domain.to_ascii_lowercase()),
+        })
+    }
+
+    /// Writes both rows; a domain already taken by another organization is a `Conflict`.
+    pub fn insert(
+        &self,
+        organizations: &TransactionalTree,
+        domains: &TransactionalTree,
+    ) -> ConflictableTransactionResult<(), Error> {
+        if let Some(owner) = domains.get(self.domain.as_slice())? {
+            if owner.as_ref() != self.id {
+                return Err(sled::transaction::ConflictableTransactionError::Abort(
+                    Error::Conflict(format!(
+                        "an organization with domain {} already exists",
+                        String::from_utf8_lossy(&self.domain[..self.domain.len() - 1])
+                    )),
+                ));
+            }
+        }
+        organizations.insert(&self.id, self.value.as_slice())?;
+        domains.insert(self.domain.as_slice(), &self.id)?;
+        Ok(())
+    }
+}
+
 /// The rows a client occupies: `clients`, `account_clients`, `client_logins`.
 pub(super) struct ClientRows {
     /// Key in `clients`.
     pub id: [u8; 16],
     /// Key in `account_clients`.
     pub edge: [u8; 32],
-    /// Key in `client_logins`.
-    pub login: Vec<u8>,
+    /// Keys in `client_logins`: its organization's, then its realm's when that is another.
+    pub logins: Vec<Vec<u8>>,
 }
 
 /// The trees a client's rows live in, inside a transaction.
@@ -75,19 +117,37 @@ impl ClientRows {
         ClientRows {
             id: keys::client(&record.sid),
             edge: keys::account_client(&record.account, &record.sid),
-            login: keys::login(&record.login),
+            logins: std::iter::once(record.organization)
+                .chain(record.realm_organization)
+                .map(|organization| keys::login(&organization, &record.login))
+                .collect(),
         }
     }
 
-    /// Writes every row of a new client, `value` being its encoded record.
+    /// Writes every row of a client, `value` being its encoded record. A login row held by
+    /// another client is a `Conflict` (logins are unique per organization).
     pub fn insert(
         &self,
         trees: &ClientTrees<'_>,
         value: &[u8],
+        login: &str,
     ) -> ConflictableTransactionResult<(), Error> {
+        for key in &self.logins {
+            if let Some(owner) = trees.logins.get(key.as_slice())? {
+                if owner.as_ref() != self.id {
+                    return Err(sled::transaction::ConflictableTransactionError::Abort(
+                        Error::Conflict(format!(
+                            "a client with Login {login} already exists in this organization"
+                        )),
+                    ));
+                }
+            }
+        }
         trees.clients.insert(&self.id, value)?;
         trees.account_clients.insert(&self.edge, &[])?;
-        trees.logins.insert(self.login.as_slice(), &self.id)?;
+        for key in &self.logins {
+            trees.logins.insert(key.as_slice(), &self.id)?;
+        }
         Ok(())
     }
 
@@ -95,9 +155,16 @@ impl ClientRows {
     pub fn remove(&self, trees: &ClientTrees<'_>) -> ConflictableTransactionResult<(), Error> {
         trees.clients.remove(&self.id)?;
         trees.account_clients.remove(&self.edge)?;
-        trees.logins.remove(self.login.as_slice())?;
+        for key in &self.logins {
+            trees.logins.remove(key.as_slice())?;
+        }
         Ok(())
     }
+}
+
+/// The key of an organization (for the `meta` pointer to the default one).
+pub(super) fn organization_key(sid: &crate::domain::OrganizationSid) -> [u8; 16] {
+    keys::organization(sid)
 }
 
 /// The one row a binding occupies in `bindings` (no index: the live map is its index).

@@ -9,14 +9,17 @@
 //!   is exact because ids are fixed-width.
 //! - `clients`: client id (16) → `ClientRecord` JSON.
 //! - `account_clients`: account id (16) ++ client id (16) → empty.
-//! - `client_logins`: login ++ `0xFF` → client id (16). Unique: one SIP domain per box, so a
-//!   login is unique on the box (and changing the realm needs no re-keying).
+//! - `client_logins`: organization id (16) ++ login ++ `0xFF` → client id (16). Unique per
+//!   organization (one SIP domain each). A client has its organization's row and, while its
+//!   HA1 values are for the organization it migrated from, that one's too.
+//! - `organizations`: organization id (16) → `OrganizationRecord` JSON.
+//! - `organization_domains`: lowercase domain ++ `0xFF` → organization id (16). Unique.
 //! - `bindings`: client id (16) ++ SHA-256(contact URI)[..16] → `BindingRecord` JSON. Fixed
 //!   width, so a prefix scan on a client id is exact whatever the contact's length.
 
 use sha2::Digest;
 
-use crate::domain::{AccountSid, ClientSid};
+use crate::domain::{AccountSid, ClientSid, OrganizationSid};
 use crate::error::{Error, Result};
 
 /// Terminates variable-length strings inside keys.
@@ -119,14 +122,49 @@ pub fn binding(client: &ClientSid, contact: &str) -> [u8; 32] {
     key
 }
 
-/// The unique-index key of a SIP login.
-pub fn login(login: &str) -> Vec<u8> {
+/// The unique-index key of a SIP login in an organization.
+pub fn login(organization: &OrganizationSid, login: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(16 + login.len() + 1);
+    key.extend_from_slice(organization.as_bytes());
+    key.extend_from_slice(&terminated(login));
+    key
+}
+
+/// Decodes a login index key into (organization, login).
+pub fn decode_login(bytes: &[u8]) -> Result<(OrganizationSid, String)> {
+    if bytes.len() < 17 {
+        return Err(Error::Corrupt(format!("login key of {} bytes", bytes.len())));
+    }
+    let organization = decode_organization(&bytes[..16])?;
+    Ok((organization, decode_terminated(&bytes[16..], "login")?))
+}
+
+/// The key schema 1 gave a login (no organization), for the upgrade only.
+pub fn login_v1(login: &str) -> Vec<u8> {
     terminated(login)
 }
 
-/// Decodes a login index key.
-pub fn decode_login(bytes: &[u8]) -> Result<String> {
-    decode_terminated(bytes, "login")
+/// The primary key of an organization.
+pub fn organization(sid: &OrganizationSid) -> [u8; 16] {
+    *sid.as_bytes()
+}
+
+/// Decodes an organization primary key (or an index value holding one).
+pub fn decode_organization(bytes: &[u8]) -> Result<OrganizationSid> {
+    let fixed: [u8; 16] = bytes
+        .try_into()
+        .map_err(|_| Error::Corrupt(format!("organization key of {} bytes", bytes.len())))?;
+    Ok(OrganizationSid::from_bytes(fixed))
+}
+
+/// The unique-index key of a domain name; `domain_key` is already lowercase.
+pub fn domain(domain_key: &str) -> Vec<u8> {
+    terminated(domain_key)
+}
+
+/// Decodes a domain index key.
+pub fn decode_domain(bytes: &[u8]) -> Result<String> {
+    decode_terminated(bytes, "domain")
 }
 
 #[cfg(test)]
@@ -160,8 +198,16 @@ mod tests {
         let key = account_client(&account, &client);
         assert_eq!(decode_account_client(&key).unwrap(), (account, client));
         assert!(key.starts_with(&super::account(&account)));
-        assert_eq!(decode_login(&login("alice")).unwrap(), "alice");
-        assert!(!login("alice2").starts_with(&login("alice")));
+        let org = OrganizationSid::from_bytes([6; 16]);
+        let other = OrganizationSid::from_bytes([7; 16]);
+        assert_eq!(
+            decode_login(&login(&org, "alice")).unwrap(),
+            (org, "alice".to_string())
+        );
+        assert!(!login(&org, "alice2").starts_with(&login(&org, "alice")));
+        assert_ne!(login(&org, "alice"), login(&other, "alice"));
+        assert!(decode_login(&login(&org, "alice")[..16]).is_err());
+        assert_eq!(decode_domain(&domain("pbx.test")).unwrap(), "pbx.test");
         assert!(decode_account_client(&key[1..]).is_err());
     }
 

@@ -10,8 +10,9 @@
 //! so a cascade scans under the lock and then commits everything it found in one transaction.
 //! Reads never take the lock.
 //!
-//! Layout: this file opens the database and holds the trees; `accounts.rs` and `clients.rs`
-//! read and write each entity, `indexes.rs` knows every row a record occupies, `keys.rs` every
+//! Layout: this file opens the database and holds the trees; `upgrade.rs` brings older data
+//! to the current schema at open; `organizations.rs`, `accounts.rs` and `clients.rs` read
+//! and write each entity, `indexes.rs` knows every row a record occupies, `keys.rs` every
 //! key layout, `records.rs` the stored forms; `bindings.rs` and `cache.rs` are the two parts
 //! held in memory (live bindings, the registrar's decoded records), reached through the
 //! methods here.
@@ -24,7 +25,9 @@ pub mod check;
 mod clients;
 mod indexes;
 pub mod keys;
+mod organizations;
 pub mod records;
+mod upgrade;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,20 +36,24 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use sled::transaction::TransactionError;
 
 use crate::clock::UnixSecs;
-use crate::domain::{AccountSid, ClientSid, Status};
+use crate::domain::{AccountSid, ClientSid, OrganizationSid, Status};
 use crate::error::{Error, Result};
 use crate::sync::lock;
 use bindings::LiveBindings;
-use cache::RecordCache;
+pub use cache::SipDomain;
+use cache::{Organizations, RecordCache};
 use records::{BindingRecord, ClientAuth};
 
-/// The schema version this binary writes; `open` refuses newer data.
-const SCHEMA_VERSION: u32 = 1;
+/// The schema version this binary writes; `open` upgrades older data and refuses newer.
+/// 1: before organizations. 2: organizations; accounts and clients name theirs, logins are
+/// keyed per organization.
+const SCHEMA_VERSION: u32 = 2;
 
 /// Handles to every tree, plus the write lock.
 pub struct Store {
     db: sled::Db,
-    /// `b"schema_version"` → u32 BE; `b"seq_floor"` → u64 BE (see `next_seq`).
+    /// `b"schema_version"` → u32 BE; `b"seq_floor"` → u64 BE (see `next_seq`);
+    /// `b"default_organization"` → organization id (16 bytes).
     meta: sled::Tree,
     /// Added to sled's id generator: an import raises it above the imported sequence numbers.
     seq_floor: AtomicU64,
@@ -60,8 +67,12 @@ pub struct Store {
     clients: sled::Tree,
     /// Account id ++ client id → empty.
     account_clients: sled::Tree,
-    /// Login ++ 0xFF → client id. Unique.
+    /// Organization id ++ login ++ 0xFF → client id. Unique.
     client_logins: sled::Tree,
+    /// Organization id → `OrganizationRecord`.
+    organizations: sled::Tree,
+    /// Lowercase domain ++ 0xFF → organization id. Unique.
+    organization_domains: sled::Tree,
 
     /// The bindings, in memory (what the registrar and the API read) and in their tree.
     live: LiveBindings,
@@ -74,10 +85,17 @@ pub struct Store {
 pub struct WriteGuard<'a>(#[allow(dead_code)] MutexGuard<'a, ()>);
 
 impl Store {
-    /// Opens (creating if needed) the store in `dir` with a page cache of `cache_bytes`.
+    /// Opens (creating if needed) the store in `dir` with a page cache of `cache_bytes`;
+    /// `default_domain` is the default organization's domain (`sip.realm`), created with an
+    /// empty store or an upgraded one, renamed when the setting changed.
     ///
     /// Fails with a clear message when another process holds the directory.
-    pub fn open(dir: &Path, cache_bytes: u64) -> Result<Store> {
+    pub fn open(
+        dir: &Path,
+        cache_bytes: u64,
+        default_domain: &str,
+        now: UnixSecs,
+    ) -> Result<Store> {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
@@ -97,34 +115,32 @@ impl Store {
                     dir.display()
                 )))
             })?;
-        Store::from_db(db)
+        Store::from_db(db, default_domain, now)
     }
 
     /// A store in a temporary directory that disappears when dropped (tests).
-    pub fn open_temporary() -> Result<Store> {
+    pub fn open_temporary(default_domain: &str) -> Result<Store> {
         let db = sled::Config::new().temporary(true).open()?;
-        Store::from_db(db)
+        Store::from_db(db, default_domain, 0)
     }
 
-    fn from_db(db: sled::Db) -> Result<Store> {
+    fn from_db(db: sled::Db, default_domain: &str, now: UnixSecs) -> Result<Store> {
         // `b"schema_version"` → u32 big-endian; checked before any other tree is touched.
         let meta = db.open_tree("meta")?;
-        match meta.get(b"schema_version")? {
-            None => {
-                meta.insert(b"schema_version", &SCHEMA_VERSION.to_be_bytes())?;
-            }
-            Some(bytes) => {
-                let version = <[u8; 4]>::try_from(bytes.as_ref())
+        let version = match meta.get(b"schema_version")? {
+            None => None,
+            Some(bytes) => Some(
+                <[u8; 4]>::try_from(bytes.as_ref())
                     .map(u32::from_be_bytes)
-                    .map_err(|_| Error::Corrupt("schema_version".to_string()))?;
-                if version > SCHEMA_VERSION {
-                    return Err(Error::Io(std::io::Error::other(format!(
-                        "data directory has schema version {version}, newer than this \
-                         binary's {SCHEMA_VERSION}: upgrade edgecomm or use `edgecomm export` \
-                         from the newer one"
-                    ))));
-                }
-            }
+                    .map_err(|_| Error::Corrupt("schema_version".to_string()))?,
+            ),
+        };
+        if let Some(version) = version.filter(|version| *version > SCHEMA_VERSION) {
+            return Err(Error::Io(std::io::Error::other(format!(
+                "data directory has schema version {version}, newer than this \
+                 binary's {SCHEMA_VERSION}: upgrade edgecomm or use `edgecomm export` \
+                 from the newer one"
+            ))));
         }
         let seq_floor = match meta.get(b"seq_floor")? {
             Some(bytes) => <[u8; 8]>::try_from(bytes.as_ref())
@@ -132,7 +148,7 @@ impl Store {
                 .map_err(|_| Error::Corrupt("seq_floor".to_string()))?,
             None => 0,
         };
-        Ok(Store {
+        let store = Store {
             meta,
             seq_floor: AtomicU64::new(seq_floor),
             accounts: db.open_tree("accounts")?,
@@ -141,11 +157,18 @@ impl Store {
             clients: db.open_tree("clients")?,
             account_clients: db.open_tree("account_clients")?,
             client_logins: db.open_tree("client_logins")?,
+            organizations: db.open_tree("organizations")?,
+            organization_domains: db.open_tree("organization_domains")?,
             live: LiveBindings::new(db.open_tree("bindings")?),
             cache: RecordCache::default(),
             db,
             write_lock: Mutex::new(()),
-        })
+        };
+        if version != Some(SCHEMA_VERSION) {
+            store.upgrade_to_2(default_domain, now)?;
+        }
+        store.follow_default_domain(default_domain, now)?;
+        Ok(store)
     }
 
     /// Takes the write lock. A panic while it was held leaves no partial state behind
@@ -165,9 +188,34 @@ impl Store {
         self.flush()
     }
 
-    /// The registration credentials of a client, by login (cached).
-    pub fn auth_by_login(&self, login: &str) -> Result<Option<Arc<ClientAuth>>> {
-        self.cache.by_login(login, || self.client_by_login(login))
+    /// The registration credentials of a client, by organization and login (cached).
+    pub fn auth_by_login(
+        &self,
+        organization: &OrganizationSid,
+        login: &str,
+    ) -> Result<Option<Arc<ClientAuth>>> {
+        self.cache.by_login(organization, login, || {
+            self.client_by_login(organization, login)
+        })
+    }
+
+    /// The organization a SIP host names: the one with that domain (any case), else the
+    /// default one (the box's own addresses, unknown names). Cached.
+    pub fn sip_domain(&self, host: &str) -> Result<SipDomain> {
+        let all = self.cache.organizations(|| self.load_organizations())?;
+        Ok(all.find(host).unwrap_or(all.default()).clone())
+    }
+
+    /// The organization whose domain is exactly `host` (any case), if one is. Cached.
+    pub fn sip_domain_named(&self, host: &str) -> Result<Option<SipDomain>> {
+        let all = self.cache.organizations(|| self.load_organizations())?;
+        Ok(all.find(host).cloned())
+    }
+
+    fn load_organizations(&self) -> Result<Organizations> {
+        let default = self.default_organization()?;
+        Organizations::of(&self.all_organizations()?, default)
+            .ok_or_else(|| Error::Corrupt(format!("default organization {default} missing")))
     }
 
     /// The registration credentials of a client, by id (cached).

@@ -13,8 +13,26 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto;
-use crate::domain::{AccountSid, ClientSid, DigestAlgorithm, Role, Status, Transport};
+use crate::domain::{
+    AccountSid, ClientSid, DigestAlgorithm, OrganizationSid, Role, Status, Transport,
+};
 use crate::error::{Error, Result};
+
+/// One organization (one SIP domain), as stored in the `organizations` tree.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationRecord {
+    /// The organization's identifier.
+    pub sid: OrganizationSid,
+    /// The SIP domain, exactly as phones see it in challenges (the digest realm); the index
+    /// holds it lowercase. The default organization's is the configured `sip.realm`.
+    pub domain: String,
+    /// Lifecycle status (organizations are `active`).
+    pub status: Status,
+    /// Unix seconds of creation.
+    pub created: i64,
+    /// Unix seconds of the last change.
+    pub updated: i64,
+}
 
 /// One account, as stored in the `accounts` tree.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +41,9 @@ pub struct AccountRecord {
     pub sid: AccountSid,
     /// The owner account; `None` for a root account.
     pub parent: Option<AccountSid>,
+    /// The organization: the parent's, except for a top-level account placed or migrated
+    /// elsewhere by the root Administrator. Schema 1 records had none (see `upgrade.rs`).
+    pub organization: OrganizationSid,
     /// The email address as given at creation (the index holds the case-folded form).
     pub email: String,
     /// Display name, 1–64 characters.
@@ -56,7 +77,15 @@ pub struct ClientRecord {
     pub sid: ClientSid,
     /// The owning account.
     pub account: AccountSid,
-    /// The SIP user part; unique on the box.
+    /// The account's organization (kept here so that the login index is known from the
+    /// record alone). Schema 1 records had none (see `upgrade.rs`).
+    pub organization: OrganizationSid,
+    /// The organization `realm` belongs to, when it is not `organization`: the client's
+    /// account migrated and its HA1 values are still for its former domain, where its phones
+    /// keep registering (the login stays reserved there) until it gets a new password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub realm_organization: Option<OrganizationSid>,
+    /// The SIP user part; unique in its organization.
     pub login: String,
     /// Display name.
     pub friendly_name: String,
@@ -86,7 +115,7 @@ pub struct ClientRecord {
 
 /// What the registrar needs of a client, on every REGISTER: no display fields, no voice URLs.
 /// Held in memory for every client that registers, so it is kept small: HA1 values as bytes,
-/// the realm shared between clients (there is one per box).
+/// the realm shared between the clients of one organization.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientAuth {
     /// The client.

@@ -92,7 +92,7 @@ fn export_import_export_round_trips_without_secrets() {
     let future = dir.join("future.json");
     std::fs::write(
         &future,
-        document.replacen("\"version\": 1", "\"version\": 99", 1),
+        document.replacen("\"version\": 2", "\"version\": 99", 1),
     )
     .unwrap();
     let future_dir = unique_dir("backup-future").join("data");

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::request::AddressOfRecord;
 use super::Registrar;
 use crate::auth::{log_failure, printable, Service};
 use crate::clock::UnixSecs;
@@ -26,24 +27,31 @@ impl Registrar {
     fn login_admits(
         &self,
         store: &Store,
-        login: &str,
+        aor: &AddressOfRecord,
         client: Option<&ClientAuth>,
         peer: Peer,
         now: UnixSecs,
     ) -> bool {
-        if self.logins.check(login_key(login), now).is_ok() {
+        if self.logins.check(&limit_key(aor), now).is_ok() {
             return true;
         }
         client.is_some_and(|client| holds_registration(store, client, peer, now))
     }
 
-    fn challenge(&self, req: &Message, peer: Peer, now: UnixSecs, stale: bool) -> Response {
+    fn challenge(
+        &self,
+        req: &Message,
+        peer: Peer,
+        now: UnixSecs,
+        realm: &str,
+        stale: bool,
+    ) -> Response {
         // A CSPRNG failure would be extraordinary; a zero salt still gives a valid (if less
         // unique) nonce, which beats failing the whole request.
         let salt = crypto::random_bytes::<8>().unwrap_or_default();
         let nonce = digest::mint_nonce(&self.secret, peer.addr.ip(), now, salt);
         let mut res = Response::to(req, 401, "Unauthorized", peer.addr);
-        for value in digest::challenge(self.settings.digest_algorithms, &self.realm, &nonce, stale)
+        for value in digest::challenge(self.settings.digest_algorithms, realm, &nonce, stale)
         {
             res = res.with("WWW-Authenticate", value);
         }
@@ -113,13 +121,14 @@ impl Registrar {
         req: &Message,
         peer: Peer,
         now: UnixSecs,
-        user: &str,
+        aor: &AddressOfRecord,
         reason: &str,
         nonce: &str,
     ) -> Response {
         // Not forgotten on a success: a phone refreshing its binding must not hand an
         // attacker a fresh allowance of guesses.
-        let login_blocked = self.logins.record_failure(login_key(user).into(), now);
+        let user = aor.user.as_str();
+        let login_blocked = self.logins.record_failure(limit_key(aor), now);
         log_failure(Service::Sip, user, Some(peer.addr), reason);
         let shown = printable(user);
         if let Some(until) = login_blocked {
@@ -139,7 +148,7 @@ impl Registrar {
         self.bursts
             .failed(peer.addr.ip(), user, &dialog(req, &from), now);
         self.nonces.kill(nonce, now);
-        self.challenge(req, peer, now, false)
+        self.challenge(req, peer, now, &aor.domain.realm, false)
     }
 }
 
@@ -168,15 +177,22 @@ pub(super) fn from_registered_phone(
     peer: Peer,
     now: UnixSecs,
 ) -> bool {
+    let to = req
+        .header("To")
+        .and_then(NameAddr::parse)
+        .and_then(|to| SipUri::parse(&to.uri));
+    let Some(to) = to else {
+        return false;
+    };
     let login = match req.header("Authorization").and_then(Credentials::parse) {
         Some(creds) => Some(creds.username),
-        None => req
-            .header("To")
-            .and_then(NameAddr::parse)
-            .and_then(|to| SipUri::parse(&to.uri))
-            .and_then(|aor| aor.user),
+        None => to.user,
     };
-    let client = login.and_then(|login| store.auth_by_login(&login).ok().flatten());
+    let bare = to.host.trim_start_matches('[').trim_end_matches(']');
+    let Ok(domain) = store.sip_domain(bare) else {
+        return false;
+    };
+    let client = login.and_then(|login| store.auth_by_login(&domain.sid, &login).ok().flatten());
     client.is_some_and(|client| holds_registration(store, &client, peer, now))
 }
 
@@ -186,23 +202,25 @@ pub(super) enum Authenticated {
     Answer(Response),
 }
 
-/// Authenticates a REGISTER addressed to `aor_user`.
+/// Authenticates a REGISTER addressed to `aor`, in its organization's realm.
 pub(super) fn authenticate(
     reg: &Registrar,
     store: &Store,
     req: &Message,
     peer: Peer,
     now: UnixSecs,
-    aor_user: &str,
+    aor: &AddressOfRecord,
 ) -> Result<Authenticated> {
-    let challenge = |stale| Ok(Authenticated::Answer(reg.challenge(req, peer, now, stale)));
+    let realm = &*aor.domain.realm;
+    let challenge =
+        |stale| Ok(Authenticated::Answer(reg.challenge(req, peer, now, realm, stale)));
     let Some(creds) = req.header("Authorization").and_then(Credentials::parse) else {
         return challenge(false);
     };
-    if creds.realm != reg.realm {
+    if creds.realm != realm {
         return challenge(false);
     }
-    if creds.username != aor_user {
+    if creds.username != aor.user {
         return Err(Error::Forbidden(
             "digest username does not match the To user".to_string(),
         ));
@@ -223,7 +241,7 @@ pub(super) fn authenticate(
             req,
             peer,
             now,
-            &creds.username,
+            aor,
             reason,
             &creds.nonce,
         )))
@@ -231,16 +249,23 @@ pub(super) fn authenticate(
     if reg.is_burst_retry(req, &creds, peer, now) {
         return challenge(false);
     }
-    let client = store.auth_by_login(&creds.username)?;
-    if !reg.login_admits(store, &creds.username, client.as_deref(), peer, now) {
+    let client = store.auth_by_login(&aor.domain.sid, &creds.username)?;
+    if !reg.login_admits(store, aor, client.as_deref(), peer, now) {
         // Not evaluated: while a login is limited, no guess at its password is tried. The
         // answer is that of a wrong password, and the address pays for it.
         return fail("login_limited");
     }
-    let ha1 = client
-        .as_ref()
-        .filter(|client| *client.realm == *reg.realm)
-        .map(|client| client.ha1_hex(algorithm));
+    if client.as_ref().is_some_and(|client| *client.realm != *realm) {
+        // Its HA1 values are for another domain (its account migrated, or `sip.realm`
+        // changed): no digest for this realm can be checked, and a silent 401 loop would
+        // leave the phone's owner guessing. Nothing was guessed, so nothing is counted.
+        return Err(Error::Forbidden(format!(
+            "{} needs a new password for {realm}: set one through the API (its account moved \
+             to this domain)",
+            creds.username
+        )));
+    }
+    let ha1 = client.as_ref().map(|client| client.ha1_hex(algorithm));
     let method = req.method().unwrap_or("REGISTER");
     let client = match (
         digest::verify(algorithm, ha1.as_deref(), &creds, method),
@@ -260,8 +285,14 @@ pub(super) fn authenticate(
     Ok(Authenticated::Client(client))
 }
 
-/// The per-login limiter's key: a login is at most 64 characters, so a longer user name
-/// cannot name one, and its first 64 characters are as good a key as any.
+/// The per-login limiter's key: the login in its organization, so that guesses at `alice`
+/// of one tenant do not lock out the other's `alice`.
+fn limit_key(aor: &AddressOfRecord) -> Box<str> {
+    format!("{}@{}", login_key(&aor.user), aor.domain.sid).into_boxed_str()
+}
+
+/// A login is at most 64 characters, so a longer user name cannot name one, and its first
+/// 64 characters are as good a key as any.
 pub(super) fn login_key(user: &str) -> &str {
     match user.char_indices().nth(64) {
         Some((end, _)) => &user[..end],

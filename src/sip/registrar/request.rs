@@ -8,14 +8,27 @@ use crate::domain::bindings::Contact;
 use crate::error::{Error, Result};
 use crate::sip::message::{Message, NameAddr, Peer, Response, SipUri, StartLine};
 use crate::store::records::BindingRecord;
+use crate::store::{SipDomain, Store};
 
-/// The user a REGISTER is addressed to, and its CSeq number, once the request is known to be
-/// for this registrar (RFC 3261 §10.3 steps 1 to 3); `Err` carries the answer when it is not.
+/// Whom a REGISTER is for: the To user in the organization its To host names (SPEC.md
+/// §2.1: an organization's domain names it; the box's own addresses and unknown names
+/// mean the default organization).
+pub(super) struct AddressOfRecord {
+    /// The To user: the login.
+    pub user: String,
+    /// The organization, and so the realm of the challenge.
+    pub domain: SipDomain,
+}
+
+/// The address-of-record a REGISTER is for, and its CSeq number, once the request is known
+/// to be for this registrar (RFC 3261 §10.3 steps 1 to 3); `Err` carries the answer when it
+/// is not.
 pub(super) fn addressed(
     reg: &Registrar,
+    store: &Store,
     req: &Message,
     peer: Peer,
-) -> Result<std::result::Result<(String, u32), Response>> {
+) -> Result<std::result::Result<(AddressOfRecord, u32), Response>> {
     let StartLine::Request { uri, .. } = &req.start else {
         return Err(Error::Invalid("not a request".to_string()));
     };
@@ -27,7 +40,7 @@ pub(super) fn addressed(
     let cseq = parse_cseq(req.header("CSeq").unwrap_or(""))?;
     let request_uri =
         SipUri::parse(uri).ok_or_else(|| Error::Invalid("bad Request-URI".to_string()))?;
-    if !reg.serves(&request_uri.host) {
+    if !reg.serves(store, &request_uri.host)? {
         return Ok(Err(Response::to(req, 404, "Not Found", peer.addr)
             .with("Warning", "399 edgecomm \"domain not served here\"")));
     }
@@ -42,13 +55,14 @@ pub(super) fn addressed(
     let Some(aor) = to else {
         return Err(Error::Invalid("bad To header".to_string()));
     };
-    let Some(aor_user) = aor.user.clone().filter(|_| reg.serves(&aor.host)) else {
+    let Some(user) = aor.user else {
         return Ok(Err(Response::to(req, 404, "Not Found", peer.addr).with(
             "Warning",
-            "399 edgecomm \"address-of-record not served here\"",
+            "399 edgecomm \"address-of-record without a user\"",
         )));
     };
-    Ok(Ok((aor_user, cseq)))
+    let domain = store.sip_domain(aor.host.trim_start_matches('[').trim_end_matches(']'))?;
+    Ok(Ok((AddressOfRecord { user, domain }, cseq)))
 }
 
 /// A binding as a 200 lists it: `<uri>;expires=<seconds left>[;q=…]`.

@@ -31,7 +31,7 @@ impl Rig {
         for login in ["alice", "bob"] {
             world.client(&world.root, login);
         }
-        let reg = Registrar::new(REALM, settings, Limiter::new(3, 60, 60), |ip| {
+        let reg = Registrar::new(settings, Limiter::new(3, 60, 60), |ip| {
             ip.is_loopback()
         })
         .unwrap();
@@ -155,7 +155,7 @@ fn challenge_then_binding_with_remaining_expires() {
     assert!(header(&gone, "Contact").is_empty());
     let binding = rig
         .store()
-        .bindings(&rig.store().client_by_login("alice").unwrap().unwrap().sid);
+        .bindings(&rig.store().client_by_login(&rig.store().default_organization().unwrap(), "alice").unwrap().unwrap().sid);
     assert!(
         binding.is_empty(),
         "expired bindings are dropped on the next update"
@@ -600,9 +600,10 @@ fn foreign_domains_and_required_extensions_are_refused() {
     );
     let source: SocketAddr = rig.peer.addr;
     assert!(
-        rig.reg.serves("PBX.TEST")
-            && rig.reg.serves("[::1]")
-            && !rig.reg.serves("10.9.9.9")
+        rig.reg.serves(rig.store(), "PBX.TEST").unwrap()
+            && rig.reg.serves(rig.store(), "[::1]").unwrap()
+            && !rig.reg.serves(rig.store(), "10.9.9.9").unwrap()
+            && !rig.reg.serves(rig.store(), "other.test").unwrap()
             && source.port() == 5062
     );
 }
