@@ -43,8 +43,8 @@ cases=(
   "$accounts_doc 4 - \"email_address\":\"administrator@company.com\""
   "$accounts_doc 5 - \"email_address\":\"administrator@company.com\""
   "$accounts_doc 6 with_sub_account \"owner_account_sid\":\"\$sid\""
-  "$accounts_doc 7 - \"owner_account_sid\":\"\$sid\",\"friendly_name\":\"MySubAccount\",\"email_address\":\"test@company.com\""
-  "$accounts_doc 8 - \"owner_account_sid\":\"\$sid\",\"friendly_name\":\"MySubAccount\",\"email_address\":\"test@company.com\""
+  "$accounts_doc 7 - \"owner_account_sid\":\"\$sid\",\"organization_sid\":\"\$org\",\"friendly_name\":\"MySubAccount\",\"email_address\":\"test@company.com\""
+  "$accounts_doc 8 - \"owner_account_sid\":\"\$sid\",\"organization_sid\":\"\$org\",\"friendly_name\":\"MySubAccount\",\"email_address\":\"test@company.com\""
   "$accounts_doc 9 with_sub_account \"status\":\"closed\""
 )
 total=$(($(count "$clients_doc") + $(count "$accounts_doc")))
@@ -58,16 +58,20 @@ for case in "${cases[@]}"; do
   kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
   serve "$work/box$n/data" --accounts-admin-email administrator@company.com
   ACCOUNT=$sid CLIENT=""
+  # The document's "OrganizationSid=OrganizationSid" stands for a real SID: the box's default.
+  org=$(curl -sS -f -u "$sid:$token" "http://$http/2012-04-24/Organizations.json" |
+    sed -n 's/.*"sid":"\(OR[0-9a-f]*\)".*/\1/p' | head -1)
   [ "$setup" = - ] || "$setup"
   command=$(example "$doc" "$index" | sed \
     -e "s|https://mycompany.restcomm.com|http://$http|" \
     -e "s|YourAccountSid:YourAuthToken|$sid:$token|" \
-    -e "s|ACCOUNT_SID|$ACCOUNT|g; s|CLIENT_SID|$CLIENT|g" \
+    -e "s|ACCOUNT_SID|$ACCOUNT|g; s|CLIENT_SID|$CLIENT|g; s|OrganizationSid=OrganizationSid|OrganizationSid=$org|" \
     -e 's|#(\([^)]*\))|\1|' \
     -e "s|'Password=test'|'Password=test-1234'|; s|'Password=NewPassword'|'Password=NewPassword1'|" \
     -e "s|'Password=restcomm'|'Password=restcomm1'|")
   status=$(eval "$command -s -o '$work/body$n' -w '%{http_code}'") || status="curl failed"
   want=${want//\$sid/$sid}
+  want=${want//\$org/$org}
   name="$(basename "$doc") #$index"
   if [ "$status" = 200 ] && grep -Eq "$want" "$work/body$n"; then
     echo "ok   $name: $(echo "$command" | head -1 | sed -E 's|https?://[^/]+||; s/ +\\$//')"

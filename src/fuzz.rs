@@ -41,8 +41,8 @@ pub fn sip_message(data: &[u8]) {
     let (store, service) = RIG.get_or_init(|| {
         let store = Store::open_temporary("pbx.test").expect("temporary store");
         let limiter = Limiter::new(1_000_000, 60, 60);
-        let registrar = Registrar::new(SETTINGS, limiter, |ip| ip.is_loopback())
-            .expect("registrar");
+        let registrar =
+            Registrar::new(SETTINGS, limiter, |ip| ip.is_loopback()).expect("registrar");
         (store, SipService::new(registrar, NOW))
     });
     let source: SocketAddr = "192.0.2.7:5060".parse().expect("address");

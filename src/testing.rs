@@ -124,7 +124,13 @@ impl World {
 
     /// The client with this login, as the API would show it.
     pub fn client_named(&self, login: &str) -> Client {
-        Client::of(&self.store.client_by_login(&self.org(), login).unwrap().unwrap())
+        Client::of(
+            &self
+                .store
+                .client_by_login(&self.org(), login)
+                .unwrap()
+                .unwrap(),
+        )
     }
 
     /// The root enables or disables `client`.
@@ -134,14 +140,7 @@ impl World {
             ..ClientChanges::default()
         };
         let (account, root) = (client.account.into(), self.root.as_caller());
-        clients::update(
-            &self.store,
-            &root,
-            &account,
-            &client.sid,
-            changes,
-            NOW,
-        )
+        clients::update(&self.store, &root, &account, &client.sid, changes, NOW)
     }
 
     /// Fails the test when the store's invariant check finds anything.

@@ -4,10 +4,10 @@
 //! result. The representation shows the AuthToken only in the answer to the write that issued
 //! it: the store keeps a hash, so there is nothing to show later.
 
+use crate::api::clients;
 use crate::api::form::Params;
 use crate::api::format::{self, Names, Repr};
 use crate::api::{self as api, ApiResponse, Ctx, API_VERSION};
-use crate::api::clients;
 use crate::domain::accounts::{self, Account, AccountChanges, Caller, Issued, Limits, NewAccount};
 use crate::domain::organizations::{self, Migrated};
 use crate::domain::{
@@ -203,7 +203,10 @@ fn repr(record: &Account, auth_token: Option<&str>, ctx: &Ctx<'_>) -> Repr {
     if let Some(parent) = record.parent {
         fields.push(("owner_account_sid", Repr::Str(parent.to_string())));
     }
-    fields.push(("organization_sid", Repr::Str(record.organization.to_string())));
+    fields.push((
+        "organization_sid",
+        Repr::Str(record.organization.to_string()),
+    ));
     fields.extend([
         ("friendly_name", Repr::Str(record.friendly_name.clone())),
         ("email_address", Repr::Str(record.email.clone())),

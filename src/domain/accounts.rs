@@ -271,8 +271,7 @@ fn placement(
     };
     if !caller.is_root() {
         return Err(Error::Forbidden(
-            "only the root Administrator may place an account in another organization"
-                .to_string(),
+            "only the root Administrator may place an account in another organization".to_string(),
         ));
     }
     if parent.parent.is_some() {

@@ -108,18 +108,17 @@ impl DomainName {
     /// Parses a host name (any case; kept lowercase).
     pub fn parse(text: &str) -> Result<DomainName> {
         let shown: String = text.chars().take(64).collect();
-        let invalid = |why: &str| {
-            Error::Invalid(format!(
-                "{shown:?} is not a valid domain name ({why})"
-            ))
-        };
+        let invalid =
+            |why: &str| Error::Invalid(format!("{shown:?} is not a valid domain name ({why})"));
         if text.is_empty() || text.len() > 253 {
             return Err(invalid("1 to 253 characters"));
         }
         let labels: Vec<&str> = text.split('.').collect();
         for label in &labels {
             let ok = (1..=63).contains(&label.len())
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-');
             if !ok {
@@ -128,7 +127,10 @@ impl DomainName {
                 ));
             }
         }
-        if labels.last().is_some_and(|last| last.bytes().all(|b| b.is_ascii_digit())) {
+        if labels
+            .last()
+            .is_some_and(|last| last.bytes().all(|b| b.is_ascii_digit()))
+        {
             return Err(invalid("an address is not a domain name"));
         }
         Ok(DomainName(text.to_ascii_lowercase()))

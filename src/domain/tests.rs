@@ -649,7 +649,12 @@ mod clients {
         )
         .is_ok());
         assert_eq!(
-            world.store.client_by_login(&world.org(), "alice").unwrap().unwrap().sid,
+            world
+                .store
+                .client_by_login(&world.org(), "alice")
+                .unwrap()
+                .unwrap()
+                .sid,
             alice.sid
         );
         world.assert_consistent();
@@ -777,7 +782,11 @@ mod clients {
         )
         .unwrap();
         assert!(world.store.client(&alice.sid).unwrap().is_none());
-        assert!(world.store.client_by_login(&world.org(), "alice").unwrap().is_none());
+        assert!(world
+            .store
+            .client_by_login(&world.org(), "alice")
+            .unwrap()
+            .is_none());
         world.assert_consistent();
         let again = add(&world, &world.root, "alice");
         assert_ne!(again.sid, alice.sid);

@@ -213,8 +213,7 @@ mod tests {
         let store = Store::open_temporary("pbx.test").unwrap();
         let service = |now| {
             let limiter = Limiter::new(10, 60, 60);
-            let registrar =
-                Registrar::new(SipSettings::SMALL, limiter, |_| false).unwrap();
+            let registrar = Registrar::new(SipSettings::SMALL, limiter, |_| false).unwrap();
             SipService::new(registrar, now)
         };
         let (one, other) = (service(0), service(0));

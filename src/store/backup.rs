@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
-use sled::transaction::abort;
+use sled::transaction::{abort, ConflictableTransactionResult, TransactionalTree};
 use sled::Transactional;
 
 use crate::domain::{OrganizationSid, Status};
@@ -109,15 +109,27 @@ pub fn import(store: &Store, bytes: &[u8]) -> Result<Imported> {
             "the data directory already holds data; import only into an empty one".to_string(),
         ));
     }
-    let replaced = (
-        keys_of(&store.organizations)?,
-        keys_of(&store.organization_domains)?,
-    );
-    let organization_rows = document
-        .organizations
+    write_all(store, &document)?;
+    // New accounts must number after the imported ones, so lists stay oldest first.
+    let next = document
+        .accounts
         .iter()
-        .map(OrganizationRows::of)
-        .collect::<Result<Vec<_>>>()?;
+        .map(|account| account.seq + 1)
+        .max()
+        .unwrap_or(0);
+    store.set_seq_floor(&guard, next)?;
+    store.written()?;
+    Ok(Imported {
+        accounts: document.accounts.len(),
+        clients: document.clients.len(),
+        bindings: document.bindings.len(),
+    })
+}
+
+/// Writes every record and index of a validated document in one transaction, replacing the
+/// empty store's own organizations.
+fn write_all(store: &Store, document: &Document) -> Result<()> {
+    let organizations = NewOrganizations::of(store, document)?;
     let account_rows = document
         .accounts
         .iter()
@@ -136,7 +148,6 @@ pub fn import(store: &Store, bytes: &[u8]) -> Result<Imported> {
         .iter()
         .map(|binding| Ok((indexes::binding_key(binding), records::encode(binding)?)))
         .collect::<Result<Vec<_>>>()?;
-    let default_id = indexes::organization_key(&document.default_organization);
     let trees = (
         &store.accounts,
         &store.account_emails,
@@ -159,20 +170,11 @@ pub fn import(store: &Store, bytes: &[u8]) -> Result<Imported> {
                 account_clients,
                 logins,
                 bindings,
-                organizations,
+                org_tree,
                 domains,
                 meta,
             )| {
-                for key in &replaced.0 {
-                    organizations.remove(key)?;
-                }
-                for key in &replaced.1 {
-                    domains.remove(key)?;
-                }
-                for rows in &organization_rows {
-                    rows.insert(organizations, domains)?;
-                }
-                meta.insert(DEFAULT_ORGANIZATION, &default_id)?;
+                organizations.replace(org_tree, domains, meta)?;
                 let account_trees = AccountTrees {
                     accounts,
                     emails,
@@ -201,20 +203,49 @@ pub fn import(store: &Store, bytes: &[u8]) -> Result<Imported> {
             },
         )
         .map_err(Error::from)?;
-    // New accounts must number after the imported ones, so lists stay oldest first.
-    let next = document
-        .accounts
-        .iter()
-        .map(|account| account.seq + 1)
-        .max()
-        .unwrap_or(0);
-    store.set_seq_floor(&guard, next)?;
-    store.written()?;
-    Ok(Imported {
-        accounts: document.accounts.len(),
-        clients: document.clients.len(),
-        bindings: document.bindings.len(),
-    })
+    Ok(())
+}
+
+/// A document's organizations, to replace those of the empty store it is imported into.
+struct NewOrganizations {
+    old_keys: Vec<sled::IVec>,
+    old_domains: Vec<sled::IVec>,
+    rows: Vec<OrganizationRows>,
+    default: [u8; 16],
+}
+
+impl NewOrganizations {
+    fn of(store: &Store, document: &Document) -> Result<NewOrganizations> {
+        Ok(NewOrganizations {
+            old_keys: keys_of(&store.organizations)?,
+            old_domains: keys_of(&store.organization_domains)?,
+            rows: document
+                .organizations
+                .iter()
+                .map(OrganizationRows::of)
+                .collect::<Result<Vec<_>>>()?,
+            default: indexes::organization_key(&document.default_organization),
+        })
+    }
+
+    fn replace(
+        &self,
+        organizations: &TransactionalTree,
+        domains: &TransactionalTree,
+        meta: &TransactionalTree,
+    ) -> ConflictableTransactionResult<(), Error> {
+        for key in &self.old_keys {
+            organizations.remove(key)?;
+        }
+        for key in &self.old_domains {
+            domains.remove(key)?;
+        }
+        for rows in &self.rows {
+            rows.insert(organizations, domains)?;
+        }
+        meta.insert(DEFAULT_ORGANIZATION, &self.default)?;
+        Ok(())
+    }
 }
 
 fn keys_of(tree: &sled::Tree) -> Result<Vec<sled::IVec>> {

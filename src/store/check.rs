@@ -91,7 +91,10 @@ fn check_organizations(
         let (key, value) = entry?;
         let record: OrganizationRecord = records::decode(&value)?;
         if keys::decode_organization(&key)? != record.sid {
-            problems.push(format!("organization {} stored under another key", record.sid));
+            problems.push(format!(
+                "organization {} stored under another key",
+                record.sid
+            ));
         }
         organizations.insert(record.sid, record);
     }
@@ -275,7 +278,11 @@ fn check_clients(
         if !with_edge.contains(sid) {
             problems.push(format!("client {sid} missing from its account's clients"));
         }
-        if !ClientRows::of(record).logins.iter().all(|key| logins.contains(key)) {
+        if !ClientRows::of(record)
+            .logins
+            .iter()
+            .all(|key| logins.contains(key))
+        {
             problems.push(format!("client {sid} missing from the login index"));
         }
     }

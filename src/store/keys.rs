@@ -133,7 +133,10 @@ pub fn login(organization: &OrganizationSid, login: &str) -> Vec<u8> {
 /// Decodes a login index key into (organization, login).
 pub fn decode_login(bytes: &[u8]) -> Result<(OrganizationSid, String)> {
     if bytes.len() < 17 {
-        return Err(Error::Corrupt(format!("login key of {} bytes", bytes.len())));
+        return Err(Error::Corrupt(format!(
+            "login key of {} bytes",
+            bytes.len()
+        )));
     }
     let organization = decode_organization(&bytes[..16])?;
     Ok((organization, decode_terminated(&bytes[16..], "login")?))

@@ -176,13 +176,24 @@ mod record_cache {
         let world = World::new();
         let tenant = world.create(&world.root, "t@example.com", Role::Administrator);
         let alice = world.client(&tenant, "alice");
-        let cached = world.store.auth_by_login(&world.org(), "alice").unwrap().unwrap();
+        let cached = world
+            .store
+            .auth_by_login(&world.org(), "alice")
+            .unwrap()
+            .unwrap();
         assert!(cached.enabled);
         let by_sid = world.store.auth_by_sid(&alice.sid).unwrap().unwrap();
         assert_eq!(by_sid.ha1_md5_hex(), stored_ha1(&world, &alice));
 
         world.set_enabled(&alice, false).unwrap();
-        assert!(!world.store.auth_by_login(&world.org(), "alice").unwrap().unwrap().enabled);
+        assert!(
+            !world
+                .store
+                .auth_by_login(&world.org(), "alice")
+                .unwrap()
+                .unwrap()
+                .enabled
+        );
         assert!(
             !world
                 .store
@@ -198,24 +209,30 @@ mod record_cache {
         };
         let tenant_ref = AccountRef::parse(&tenant.email);
         let root = world.root.as_caller();
-        let rekeyed = clients::update(
-            &world.store,
-            &root,
-            &tenant_ref,
-            &alice.sid,
-            rekey,
-            NOW,
-        )
-        .unwrap();
-        let cached = world.store.auth_by_login(&world.org(), "alice").unwrap().unwrap();
+        let rekeyed =
+            clients::update(&world.store, &root, &tenant_ref, &alice.sid, rekey, NOW).unwrap();
+        let cached = world
+            .store
+            .auth_by_login(&world.org(), "alice")
+            .unwrap()
+            .unwrap();
         assert_eq!(cached.ha1_md5_hex(), stored_ha1(&world, &rekeyed));
 
         clients::delete(&world.store, &root, &tenant_ref, &alice.sid).unwrap();
-        assert!(world.store.auth_by_login(&world.org(), "alice").unwrap().is_none());
+        assert!(world
+            .store
+            .auth_by_login(&world.org(), "alice")
+            .unwrap()
+            .is_none());
         assert!(world.store.auth_by_sid(&alice.sid).unwrap().is_none());
         let again = world.client(&world.root, "alice");
         assert_eq!(
-            world.store.auth_by_login(&world.org(), "alice").unwrap().unwrap().sid,
+            world
+                .store
+                .auth_by_login(&world.org(), "alice")
+                .unwrap()
+                .unwrap()
+                .sid,
             again.sid
         );
     }

@@ -53,24 +53,26 @@ impl Store {
             &self.client_logins,
         );
         trees
-            .transaction(|(meta, organizations, domains, accounts_tree, clients_tree, logins)| {
-                org_rows.insert(organizations, domains)?;
-                meta.insert(DEFAULT_ORGANIZATION, &org_rows.id)?;
-                for (id, value) in &accounts {
-                    accounts_tree.insert(id, value.as_slice())?;
-                }
-                for key in &old_logins {
-                    logins.remove(key)?;
-                }
-                for (rows, value) in &clients {
-                    clients_tree.insert(&rows.id, value.as_slice())?;
-                    for key in &rows.logins {
-                        logins.insert(key.as_slice(), &rows.id)?;
+            .transaction(
+                |(meta, organizations, domains, accounts_tree, clients_tree, logins)| {
+                    org_rows.insert(organizations, domains)?;
+                    meta.insert(DEFAULT_ORGANIZATION, &org_rows.id)?;
+                    for (id, value) in &accounts {
+                        accounts_tree.insert(id, value.as_slice())?;
                     }
-                }
-                meta.insert(b"schema_version", &SCHEMA_VERSION.to_be_bytes())?;
-                Ok(())
-            })
+                    for key in &old_logins {
+                        logins.remove(key)?;
+                    }
+                    for (rows, value) in &clients {
+                        clients_tree.insert(&rows.id, value.as_slice())?;
+                        for key in &rows.logins {
+                            logins.insert(key.as_slice(), &rows.id)?;
+                        }
+                    }
+                    meta.insert(b"schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+                    Ok(())
+                },
+            )
             .map_err(Error::from)?;
         if !accounts.is_empty() {
             log::info!(

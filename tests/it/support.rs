@@ -464,6 +464,8 @@ pub struct Phone {
     pub local: SocketAddr,
     pub user: String,
     pub password: String,
+    /// The domain it registers to (Request-URI, From, To and the digest realm).
+    pub domain: String,
     cseq: u32,
     call_id: String,
     branch: u32,
@@ -537,6 +539,7 @@ impl Phone {
             local,
             user: user.to_string(),
             password: password.to_string(),
+            domain: "pbx.test".to_string(),
             cseq: 0,
             call_id: format!(
                 "call-{}-{}@test",
@@ -551,10 +554,10 @@ impl Phone {
     pub fn request(&mut self, method: &str, extra: &str) -> String {
         self.cseq += 1;
         self.branch += 1;
-        let transport = self.transport;
+        let (transport, domain) = (self.transport, &self.domain);
         format!(
-            "{method} sip:pbx.test SIP/2.0\r\nVia: SIP/2.0/{transport} {};branch=z9hG4bK{}-{};rport\r\nMax-Forwards: 70\r\n\
-             From: <sip:{}@pbx.test>;tag=ph{}\r\nTo: <sip:{}@pbx.test>\r\nCall-ID: {}\r\nCSeq: {} {method}\r\n\
+            "{method} sip:{domain} SIP/2.0\r\nVia: SIP/2.0/{transport} {};branch=z9hG4bK{}-{};rport\r\nMax-Forwards: 70\r\n\
+             From: <sip:{}@{domain}>;tag=ph{}\r\nTo: <sip:{}@{domain}>\r\nCall-ID: {}\r\nCSeq: {} {method}\r\n\
              User-Agent: test-phone/1.0\r\n{extra}Content-Length: 0\r\n\r\n",
             self.local, self.call_id, self.branch, self.user, self.branch, self.user, self.call_id, self.cseq
         )
@@ -653,7 +656,7 @@ impl Phone {
 
     /// An MD5 `Authorization` line for `nonce` and `nc`.
     pub fn authorization(&self, nonce: &str, nc: u32) -> String {
-        digest_authorization(&self.user, &self.password, "pbx.test", nonce, nc, "MD5")
+        digest_authorization(&self.user, &self.password, &self.domain, nonce, nc, "MD5")
     }
 
     /// The Contact line for this phone.

@@ -51,8 +51,7 @@ impl Registrar {
         let salt = crypto::random_bytes::<8>().unwrap_or_default();
         let nonce = digest::mint_nonce(&self.secret, peer.addr.ip(), now, salt);
         let mut res = Response::to(req, 401, "Unauthorized", peer.addr);
-        for value in digest::challenge(self.settings.digest_algorithms, realm, &nonce, stale)
-        {
+        for value in digest::challenge(self.settings.digest_algorithms, realm, &nonce, stale) {
             res = res.with("WWW-Authenticate", value);
         }
         res
@@ -212,8 +211,11 @@ pub(super) fn authenticate(
     aor: &AddressOfRecord,
 ) -> Result<Authenticated> {
     let realm = &*aor.domain.realm;
-    let challenge =
-        |stale| Ok(Authenticated::Answer(reg.challenge(req, peer, now, realm, stale)));
+    let challenge = |stale| {
+        Ok(Authenticated::Answer(
+            reg.challenge(req, peer, now, realm, stale),
+        ))
+    };
     let Some(creds) = req.header("Authorization").and_then(Credentials::parse) else {
         return challenge(false);
     };
@@ -255,16 +257,7 @@ pub(super) fn authenticate(
         // answer is that of a wrong password, and the address pays for it.
         return fail("login_limited");
     }
-    if client.as_ref().is_some_and(|client| *client.realm != *realm) {
-        // Its HA1 values are for another domain (its account migrated, or `sip.realm`
-        // changed): no digest for this realm can be checked, and a silent 401 loop would
-        // leave the phone's owner guessing. Nothing was guessed, so nothing is counted.
-        return Err(Error::Forbidden(format!(
-            "{} needs a new password for {realm}: set one through the API (its account moved \
-             to this domain)",
-            creds.username
-        )));
-    }
+    check_realm(client.as_deref(), realm)?;
     let ha1 = client.as_ref().map(|client| client.ha1_hex(algorithm));
     let method = req.method().unwrap_or("REGISTER");
     let client = match (
@@ -283,6 +276,21 @@ pub(super) fn authenticate(
     }
     reg.limiter.record_success(&peer.addr.ip(), now);
     Ok(Authenticated::Client(client))
+}
+
+/// A client whose HA1 values are for another domain (its account migrated, or `sip.realm`
+/// changed) cannot have a digest for this realm checked, and a silent 401 loop would leave
+/// the phone's owner guessing: it is told, with a 403. Nothing was guessed, so nothing is
+/// counted.
+fn check_realm(client: Option<&ClientAuth>, realm: &str) -> Result<()> {
+    match client {
+        Some(client) if *client.realm != *realm => Err(Error::Forbidden(format!(
+            "{} needs a new password for {realm}: set one through the API (its account moved \
+             to this domain)",
+            client.login
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The per-login limiter's key: the login in its organization, so that guesses at `alice`

@@ -31,10 +31,7 @@ impl Rig {
         for login in ["alice", "bob"] {
             world.client(&world.root, login);
         }
-        let reg = Registrar::new(settings, Limiter::new(3, 60, 60), |ip| {
-            ip.is_loopback()
-        })
-        .unwrap();
+        let reg = Registrar::new(settings, Limiter::new(3, 60, 60), |ip| ip.is_loopback()).unwrap();
         let peer = Peer {
             addr: "127.0.0.1:5062".parse().unwrap(),
             transport: Transport::Udp,
@@ -153,9 +150,13 @@ fn challenge_then_binding_with_remaining_expires() {
     // After expiry the binding is gone even before any sweep.
     let gone = rig.register("alice", "alice-secret", 10, "", T0 + 601);
     assert!(header(&gone, "Contact").is_empty());
-    let binding = rig
-        .store()
-        .bindings(&rig.store().client_by_login(&rig.store().default_organization().unwrap(), "alice").unwrap().unwrap().sid);
+    let binding = rig.store().bindings(
+        &rig.store()
+            .client_by_login(&rig.store().default_organization().unwrap(), "alice")
+            .unwrap()
+            .unwrap()
+            .sid,
+    );
     assert!(
         binding.is_empty(),
         "expired bindings are dropped on the next update"
