@@ -12,6 +12,7 @@ const state = {
   csrf: null,        // the session's CSRF token, in memory only
   me: null,          // the signed-in account, as /console/session describes it
   box: null,         // GET /Box
+  domains: {},       // organization SID -> SIP domain, of the organizations this account sees
   accounts: [],      // the tree, flattened: {account, depth}
   selected: null,    // SID of the account whose clients and registrations are shown
   clientPage: 0,
@@ -253,12 +254,13 @@ async function refreshAccounts(poll) {
 
 function renderAccounts(counts) {
   // Rebuilt only when something changed, so that a refresh never takes the keyboard's focus.
-  const shown = JSON.stringify([state.accounts, counts, state.selected]);
+  const shown = JSON.stringify([state.accounts, counts, state.selected, state.domains]);
   if (shown === state.shownAccounts) return;
   state.shownAccounts = shown;
   const body = $('account-tree').tBodies[0];
   const rows = state.accounts.map(({ account: a, depth }, i) => {
-    const name = el('span', { class: 'name' }, el('span', { text: a.friendly_name }), el('small', { text: a.email_address }));
+    const name = el('span', { class: 'name' }, el('span', { text: a.friendly_name }), el('small', { text: a.email_address }),
+      el('small', { class: 'domain', text: state.domains[a.organization_sid] || '' }));
     name.style.paddingLeft = depth * 1.2 + 'rem';
     const row = el('tr', { 'data-sid': a.sid },
       cell('Account', name),
@@ -409,7 +411,7 @@ function showSettings(client, password) {
     'User name (login): ' + client.login,
     'Authentication user: ' + client.login,
     'Password: ' + password,
-    'Domain (realm): ' + (box.sip_domain || host),
+    'Domain (realm): ' + (client.sip_domain || box.sip_domain || host),
     'Registrar / outbound proxy: ' + host,
   ];
   if (sip) lines.push('UDP and TCP: port ' + sip);
@@ -444,6 +446,9 @@ async function refreshRegistrations(poll) {
 async function refreshBox(poll) {
   const box = await call('GET', API + '/Box.json', null, { poll });
   state.box = box;
+  // Each account's organization, shown by its SIP domain in the tree.
+  const orgs = await call('GET', API + '/Organizations.json', null, { poll });
+  state.domains = Object.fromEntries(orgs.map((o) => [o.sid, o.domain_name]));
   const facts = [
     ['Version', box.version],
     ['Up for', duration(box.uptime)],
