@@ -868,3 +868,126 @@ mod clients {
         world.assert_consistent();
     }
 }
+
+mod organizations {
+    use super::*;
+    use crate::domain::organizations::{self, Migrated};
+    use crate::domain::{DomainName, OrganizationRef};
+
+    fn tenant(world: &World) -> crate::domain::organizations::Organization {
+        let domain = DomainName::parse("Tenant.Test").unwrap();
+        organizations::create(&world.store, &world.root.as_caller(), &domain, NOW).unwrap()
+    }
+
+    fn migrate(world: &World, account: &Account, domain: &str) -> crate::error::Result<Migrated> {
+        organizations::migrate(
+            &world.store,
+            &world.root.as_caller(),
+            &AccountRef::Sid(account.sid),
+            &OrganizationRef::parse(domain),
+            NOW + 1,
+        )
+    }
+
+    #[test]
+    fn domain_names_are_host_names_kept_lowercase() {
+        assert_eq!(
+            DomainName::parse("PBX.Example.COM").unwrap().as_str(),
+            "pbx.example.com"
+        );
+        assert!(DomainName::parse("office").is_ok());
+        for bad in [
+            "",
+            "a..b",
+            "-a.b",
+            "a-.b",
+            "a_b.c",
+            "10.0.0.1",
+            "a.b.",
+            &"x".repeat(64),
+        ] {
+            assert!(DomainName::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn only_the_root_creates_and_sees_every_organization() {
+        let world = World::new();
+        let org = tenant(&world);
+        assert_eq!(org.domain, "tenant.test");
+        let again = DomainName::parse("TENANT.TEST").unwrap();
+        let err = organizations::create(&world.store, &world.root.as_caller(), &again, NOW);
+        assert!(matches!(err, Err(Error::Conflict(_))), "{err:?}");
+        let admin = world.create(&world.root, "a@example.com", Role::Administrator);
+        let other = DomainName::parse("other.test").unwrap();
+        let err = organizations::create(&world.store, &admin.as_caller(), &other, NOW);
+        assert!(matches!(err, Err(Error::Forbidden(_))), "{err:?}");
+        assert_eq!(
+            organizations::list(&world.store, &world.root.as_caller())
+                .unwrap()
+                .len(),
+            2
+        );
+        let own = organizations::list(&world.store, &admin.as_caller()).unwrap();
+        assert_eq!((own.len(), own[0].default), (1, true));
+        let hidden = organizations::find(
+            &world.store,
+            &admin.as_caller(),
+            &OrganizationRef::Sid(org.sid),
+        );
+        assert!(matches!(hidden, Err(Error::NotFound(_))), "{hidden:?}");
+        world.assert_consistent();
+    }
+
+    #[test]
+    fn a_migration_moves_the_subtree_and_keeps_old_ha1_values_where_they_belong() {
+        let world = World::new();
+        let org = tenant(&world);
+        let top = world.create(&world.root, "top@example.com", Role::Administrator);
+        let below = world.create(&top, "below@example.com", Role::Developer);
+        let alice = world.client(&below, "alice");
+        let err = migrate(&world, &below, "tenant.test").unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)), "{err:?}");
+        let moved = migrate(&world, &top, "tenant.test").unwrap();
+        assert_eq!(moved.accounts, 2);
+        assert_eq!(moved.clients_needing_password[0].sid, alice.sid);
+        let stored = world.store.client(&alice.sid).unwrap().unwrap();
+        assert_eq!(
+            (stored.organization, stored.realm_organization),
+            (org.sid, Some(world.org()))
+        );
+        // The login stays taken where its phones still register, and is found in both.
+        assert!(world
+            .store
+            .client_by_login(&world.org(), "alice")
+            .unwrap()
+            .is_some());
+        assert!(world
+            .store
+            .client_by_login(&org.sid, "alice")
+            .unwrap()
+            .is_some());
+        world.assert_consistent();
+        let err = migrate(&world, &top, &org.sid.to_string()).unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)), "{err:?}");
+        // Back home: nothing needs a password, one login row again.
+        let back = migrate(&world, &top, "pbx.test").unwrap();
+        assert!(back.clients_needing_password.is_empty());
+        assert!(world
+            .store
+            .client_by_login(&org.sid, "alice")
+            .unwrap()
+            .is_none());
+        world.assert_consistent();
+        // A login the target already has stops the whole migration.
+        let there = world.create(&world.root, "there@example.com", Role::Administrator);
+        migrate(&world, &there, "tenant.test").unwrap();
+        world.client(&there, "bob");
+        world.client(&below, "bob");
+        let err = migrate(&world, &top, "tenant.test").unwrap_err();
+        assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+        let unmoved = world.store.account(&below.sid).unwrap().unwrap();
+        assert_eq!(unmoved.organization, world.org());
+        world.assert_consistent();
+    }
+}
