@@ -7,7 +7,7 @@ use sled::Transactional;
 
 use crate::domain::AccountSid;
 use crate::error::{Error, Result};
-use crate::store::indexes::{AccountRows, AccountTrees, ClientRows, ClientTrees};
+use crate::store::indexes::{self, AccountRows, AccountTrees, ClientRows, ClientTrees};
 use crate::store::records::{self, AccountRecord, ClientRecord};
 use crate::store::{keys, Store, WriteGuard};
 
@@ -80,10 +80,7 @@ impl Store {
         updated: &[AccountRecord],
         removed_clients: &[ClientRecord],
     ) -> Result<()> {
-        let encoded = updated
-            .iter()
-            .map(|record| Ok((keys::account(&record.sid), records::encode(record)?)))
-            .collect::<Result<Vec<_>>>()?;
+        let encoded = indexes::encoded_accounts(updated)?;
         let removals: Vec<ClientRows> = removed_clients.iter().map(ClientRows::of).collect();
         (
             &self.accounts,

@@ -162,6 +162,15 @@ impl ClientRows {
     }
 }
 
+/// Each account's key in `accounts` with its encoded record: what a replacement of
+/// existing records (update, cascade, migration, upgrade) writes.
+pub(super) fn encoded_accounts(records: &[AccountRecord]) -> Result<Vec<([u8; 16], Vec<u8>)>> {
+    records
+        .iter()
+        .map(|record| Ok((keys::account(&record.sid), records::encode(record)?)))
+        .collect()
+}
+
 /// The key of an organization (for the `meta` pointer to the default one).
 pub(super) fn organization_key(sid: &crate::domain::OrganizationSid) -> [u8; 16] {
     keys::organization(sid)

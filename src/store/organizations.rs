@@ -7,7 +7,7 @@ use sled::Transactional;
 
 use crate::domain::OrganizationSid;
 use crate::error::{Error, Result};
-use crate::store::indexes::{ClientRows, ClientTrees, OrganizationRows};
+use crate::store::indexes::{self, ClientRows, ClientTrees, OrganizationRows};
 use crate::store::records::{self, AccountRecord, ClientRecord, OrganizationRecord};
 use crate::store::{keys, Store, WriteGuard};
 
@@ -77,10 +77,7 @@ impl Store {
         accounts: &[AccountRecord],
         clients: &[(ClientRecord, ClientRecord)],
     ) -> Result<()> {
-        let accounts = accounts
-            .iter()
-            .map(|record| Ok((keys::account(&record.sid), records::encode(record)?)))
-            .collect::<Result<Vec<_>>>()?;
+        let accounts = indexes::encoded_accounts(accounts)?;
         let clients = clients
             .iter()
             .map(|(old, new)| {

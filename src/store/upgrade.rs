@@ -13,10 +13,10 @@ use sled::Transactional;
 use crate::clock::UnixSecs;
 use crate::domain::{OrganizationSid, Status};
 use crate::error::{Error, Result};
-use crate::store::indexes::{ClientRows, OrganizationRows};
+use crate::store::indexes::{self, ClientRows, OrganizationRows};
 use crate::store::organizations::DEFAULT_ORGANIZATION;
 use crate::store::records::{self, AccountRecord, ClientRecord, OrganizationRecord};
-use crate::store::{keys, Store, SCHEMA_VERSION};
+use crate::store::{Store, SCHEMA_VERSION};
 
 impl Store {
     /// Upgrades schema 1 (or a new, empty store) to 2; see the module's comment.
@@ -36,10 +36,7 @@ impl Store {
             .keys()
             .collect::<std::result::Result<Vec<_>, _>>()?;
         let org_rows = OrganizationRows::of(&organization)?;
-        let accounts = accounts
-            .iter()
-            .map(|record| Ok((keys::account(&record.sid), records::encode(record)?)))
-            .collect::<Result<Vec<_>>>()?;
+        let accounts = indexes::encoded_accounts(&accounts)?;
         let clients = clients
             .iter()
             .map(|record| Ok((ClientRows::of(record), records::encode(record)?)))
