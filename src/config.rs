@@ -134,8 +134,8 @@ pub const SETTINGS: &[Setting] = &[
     },
     Setting {
         key: "sip.udp_workers",
-        default: "4",
-        help: "threads reading the UDP socket (1-64); more than cores helps (benchmark)",
+        default: "1",
+        help: "threads reading the UDP socket (1-64); one is fastest on 2 cores (benchmark)",
     },
     Setting {
         key: "sip.udp_receive_buffer_bytes",

@@ -63,6 +63,20 @@ pub fn md5_hex(data: &[u8]) -> String {
     hex(&md5::Md5::digest(data))
 }
 
+/// MD5 of the concatenation of `parts`, lowercase hex (no joined copy is made).
+pub fn md5_hex_of(parts: &[impl AsRef<[u8]>]) -> String {
+    let mut hasher = md5::Md5::new();
+    parts.iter().for_each(|part| hasher.update(part.as_ref()));
+    hex(&hasher.finalize())
+}
+
+/// SHA-256 of the concatenation of `parts`, lowercase hex.
+pub fn sha256_hex_of(parts: &[impl AsRef<[u8]>]) -> String {
+    let mut hasher = Sha256::new();
+    parts.iter().for_each(|part| hasher.update(part.as_ref()));
+    hex(&hasher.finalize())
+}
+
 /// Compares two byte strings in time that depends only on their lengths.
 pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {

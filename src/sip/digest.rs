@@ -24,11 +24,12 @@ pub const NONCE_LIFETIME_SECS: UnixSecs = 300;
 /// configuration names them too).
 pub use crate::domain::DigestAlgorithm as Algorithm;
 
-/// The hash of `data` under `algorithm`, hex.
-fn hash(algorithm: Algorithm, data: &str) -> String {
+/// The hash of the concatenation of `parts` under `algorithm`, hex. In parts rather than
+/// from a formatted string: this runs on every authenticated REGISTER.
+fn hash(algorithm: Algorithm, parts: &[&str]) -> String {
     match algorithm {
-        Algorithm::Md5 => crypto::md5_hex(data.as_bytes()),
-        Algorithm::Sha256 => crypto::sha256_hex(data.as_bytes()),
+        Algorithm::Md5 => crypto::md5_hex_of(parts),
+        Algorithm::Sha256 => crypto::sha256_hex_of(parts),
     }
 }
 
@@ -115,16 +116,15 @@ pub fn expected_response(
     creds: &Credentials,
     method: &str,
 ) -> Option<String> {
-    let ha2 = hash(algorithm, &format!("{method}:{}", creds.uri));
+    let ha2 = hash(algorithm, &[method, ":", &creds.uri]);
+    let nonce = creds.nonce.as_str();
     match creds.qop.as_deref() {
-        None => Some(hash(algorithm, &format!("{ha1}:{}:{ha2}", creds.nonce))),
+        None => Some(hash(algorithm, &[ha1, ":", nonce, ":", &ha2])),
         Some(qop) if qop.eq_ignore_ascii_case("auth") => {
-            let nc = creds.nc?;
+            let nc = crypto::hex(&creds.nc?.to_be_bytes()); // 8 hex digits, as {nc:08x}
             let cnonce = creds.cnonce.as_deref()?;
-            Some(hash(
-                algorithm,
-                &format!("{ha1}:{}:{nc:08x}:{cnonce}:auth:{ha2}", creds.nonce),
-            ))
+            let parts = [ha1, ":", nonce, ":", &nc, ":", cnonce, ":auth:", &ha2];
+            Some(hash(algorithm, &parts))
         }
         Some(_) => None,
     }
@@ -280,6 +280,7 @@ fn unquote(value: &str) -> String {
         .strip_prefix('"')
         .and_then(|inner| inner.strip_suffix('"'))
     {
+        Some(inner) if !inner.contains('\\') => inner.to_string(),
         Some(inner) => {
             let mut out = String::with_capacity(inner.len());
             let mut escaped = false;

@@ -219,19 +219,34 @@ pub fn frame_length(buf: &[u8]) -> Result<Option<usize>, ParseError> {
 
 /// Where the headers end: (length of the head, start of the body). Accepts CRLF or bare LF.
 fn head_end(bytes: &[u8]) -> Option<(usize, usize)> {
-    let mut idx = 0;
-    while idx < bytes.len() {
-        if bytes[idx] == b'\n' {
-            if bytes.get(idx + 1) == Some(&b'\n') {
-                return Some((idx, idx + 2));
-            }
-            if bytes.get(idx + 1) == Some(&b'\r') && bytes.get(idx + 2) == Some(&b'\n') {
-                return Some((idx, idx + 3));
-            }
+    let mut from = 0;
+    while let Some(idx) = find_newline(bytes, from) {
+        if bytes.get(idx + 1) == Some(&b'\n') {
+            return Some((idx, idx + 2));
         }
-        idx += 1;
+        if bytes.get(idx + 1) == Some(&b'\r') && bytes.get(idx + 2) == Some(&b'\n') {
+            return Some((idx, idx + 3));
+        }
+        from = idx + 1;
     }
     None
+}
+
+/// The index of the first `\n` at or after `from`. Eight bytes at a time (a word has a zero
+/// byte after the XOR exactly when it holds a newline): every message's head is scanned, and
+/// byte by byte that was 5 % of a REGISTER's instructions.
+fn find_newline(bytes: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut idx = from;
+    while let Some(chunk) = bytes.get(idx..idx + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().ok()?) ^ (ONES * u64::from(b'\n'));
+        if word.wrapping_sub(ONES) & !word & (ONES << 7) != 0 {
+            break;
+        }
+        idx += 8;
+    }
+    let rest = bytes.get(idx..)?;
+    rest.iter().position(|&b| b == b'\n').map(|pos| idx + pos)
 }
 
 fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
@@ -272,17 +287,19 @@ fn parse_start_line(line: &str) -> Result<StartLine, ParseError> {
 pub fn split_list(value: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let (mut depth, mut quoted, mut escaped, mut start) = (0i32, false, false, 0);
-    for (idx, c) in value.char_indices() {
+    // By bytes: every delimiter is ASCII, so each cut falls on a character boundary, and no
+    // UTF-8 decoding runs over the long Via and Authorization values of every REGISTER.
+    for (idx, c) in value.bytes().enumerate() {
         if escaped {
             escaped = false;
             continue;
         }
         match c {
-            '\\' if quoted => escaped = true,
-            '"' => quoted = !quoted,
-            '<' if !quoted => depth += 1,
-            '>' if !quoted => depth -= 1,
-            ',' if !quoted && depth <= 0 => {
+            b'\\' if quoted => escaped = true,
+            b'"' => quoted = !quoted,
+            b'<' if !quoted => depth += 1,
+            b'>' if !quoted => depth -= 1,
+            b',' if !quoted && depth <= 0 => {
                 out.push(value[start..idx].trim());
                 start = idx + 1;
             }
@@ -460,9 +477,12 @@ impl Response {
         if self.code < 200 {
             return self;
         }
+        // Only the To header is parsed: this runs on every answer.
         for (name, value) in &mut self.headers {
-            let untagged = NameAddr::parse(value).is_some_and(|addr| addr.param("tag").is_none());
-            if *name == "To" && untagged {
+            if *name != "To" {
+                continue;
+            }
+            if NameAddr::parse(value).is_some_and(|addr| addr.param("tag").is_none()) {
                 value.push_str(";tag=");
                 value.push_str(tag);
             }
@@ -478,14 +498,32 @@ impl Response {
 
     /// The wire form, with `Server` and `Content-Length: 0` (registrar answers have no body).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = String::with_capacity(512);
-        let _ = write!(out, "SIP/2.0 {} {}\r\n", self.code, self.reason);
+        // Pushed piece by piece rather than through `write!`: the formatting machinery was a
+        // tenth of a REGISTER's instructions.
+        let size: usize = self
+            .headers
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 4)
+            .sum();
+        let mut out = Vec::with_capacity(size + 80);
+        out.extend_from_slice(b"SIP/2.0 ");
+        out.extend_from_slice(&code_digits(self.code));
+        out.push(b' ');
+        out.extend_from_slice(self.reason.as_bytes());
+        out.extend_from_slice(b"\r\n");
         for (name, value) in &self.headers {
-            let _ = write!(out, "{name}: {value}\r\n");
+            for part in [name.as_bytes(), b": ", value.as_bytes(), b"\r\n"] {
+                out.extend_from_slice(part);
+            }
         }
-        out.push_str("Server: edgecomm\r\nContent-Length: 0\r\n\r\n");
-        out.into_bytes()
+        out.extend_from_slice(b"Server: edgecomm\r\nContent-Length: 0\r\n\r\n");
+        out
     }
+}
+
+/// A status code (100-699) as its three ASCII digits.
+fn code_digits(code: u16) -> [u8; 3] {
+    [code / 100 % 10, code / 10 % 10, code % 10].map(|digit| b'0' + digit as u8)
 }
 
 /// Adds `received=<ip>` and fills an empty `rport` with the source port.

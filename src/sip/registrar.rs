@@ -19,7 +19,7 @@ use crate::auth::Limiter;
 use crate::clock::UnixSecs;
 use crate::config::SipSettings;
 use crate::crypto;
-use crate::domain::{bindings, http_date};
+use crate::domain::{bindings, http_date, OrganizationSid};
 use crate::error::{Error, Result};
 use crate::sip::bursts::RetryBursts;
 use crate::sip::digest;
@@ -29,6 +29,9 @@ use crate::store::Store;
 use crate::sync::lock;
 use authentication::{authenticate, from_registered_phone, Authenticated};
 use request::{addressed, contact_value, contacts_of};
+
+/// A login in its organization, as the per-login limiter counts it.
+type LoginKey = (OrganizationSid, Box<str>);
 
 /// The registrar's state: configuration, the nonce secret, nonce uses and the failure limit.
 pub struct Registrar {
@@ -41,9 +44,11 @@ pub struct Registrar {
     /// Failures per source address.
     limiter: Limiter,
     /// Failures per login, from any address, with the same thresholds (SPEC.md §4).
-    logins: Limiter<Box<str>>,
+    logins: Limiter<LoginKey>,
     is_local: fn(IpAddr) -> bool,
     local_hosts: Mutex<HashMap<String, bool>>,
+    /// The 200's `Date` value of the current second: formatting it was 5 % of a REGISTER.
+    date: Mutex<(UnixSecs, String)>,
 }
 
 impl Registrar {
@@ -64,6 +69,7 @@ impl Registrar {
             limiter,
             is_local,
             local_hosts: Mutex::new(HashMap::new()),
+            date: Mutex::new((UnixSecs::MIN, String::new())),
         })
     }
 
@@ -103,6 +109,15 @@ impl Registrar {
             default_expires: self.settings.default_expires,
             max_contacts: self.settings.max_contacts,
         }
+    }
+
+    /// `now` as a SIP `Date` value, formatted once per second.
+    fn date(&self, now: UnixSecs) -> String {
+        let mut date = lock(&self.date);
+        if date.0 != now {
+            *date = (now, http_date(now));
+        }
+        date.1.clone()
     }
 
     /// Lets the nonce and retry trackers drop what a storm left once it has aged out.
@@ -193,7 +208,7 @@ fn register(
     for value in contact_values {
         res = res.with("Contact", value);
     }
-    Ok(res.with("Date", http_date(now)))
+    Ok(res.with("Date", reg.date(now)))
 }
 
 mod authentication;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::request::AddressOfRecord;
-use super::Registrar;
+use super::{LoginKey, Registrar};
 use crate::auth::{log_failure, printable, Service};
 use crate::clock::UnixSecs;
 use crate::crypto;
@@ -295,8 +295,8 @@ fn check_realm(client: Option<&ClientAuth>, realm: &str) -> Result<()> {
 
 /// The per-login limiter's key: the login in its organization, so that guesses at `alice`
 /// of one tenant do not lock out the other's `alice`.
-fn limit_key(aor: &AddressOfRecord) -> Box<str> {
-    format!("{}@{}", login_key(&aor.user), aor.domain.sid).into_boxed_str()
+fn limit_key(aor: &AddressOfRecord) -> LoginKey {
+    (aor.domain.sid, login_key(&aor.user).into())
 }
 
 /// A login is at most 64 characters, so a longer user name cannot name one, and its first

@@ -67,13 +67,15 @@ pub(super) fn addressed(
 
 /// A binding as a 200 lists it: `<uri>;expires=<seconds left>[;q=…]`.
 pub(super) fn contact_value(binding: &BindingRecord, now: UnixSecs) -> String {
-    let mut value = format!(
-        "<{}>;expires={}",
-        binding.contact,
-        (binding.expires_at - now).max(0)
-    );
-    if let Some(q) = &binding.q {
-        value.push_str(&format!(";q={q}"));
+    let left = (binding.expires_at - now).max(0).to_string();
+    let q = binding.q.as_deref();
+    let mut value = String::with_capacity(binding.contact.len() + 32);
+    for part in ["<", &*binding.contact, ">;expires=", &left] {
+        value.push_str(part);
+    }
+    if let Some(q) = q {
+        value.push_str(";q=");
+        value.push_str(q);
     }
     value
 }
