@@ -254,3 +254,127 @@ mod record_cache {
         );
     }
 }
+
+/// The organization invariants of `edgecomm check` (and of an import), one corruption each.
+mod organizations {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::domain::{AccountSid, OrganizationSid};
+    use crate::store::records::{AccountRecord, OrganizationRecord};
+
+    type Maps = (
+        HashMap<AccountSid, AccountRecord>,
+        HashMap<OrganizationSid, OrganizationRecord>,
+    );
+
+    /// The records of `accounts` and of every organization, as the checker reads them.
+    fn maps(world: &World, accounts: &[AccountSid]) -> Maps {
+        let record = |sid: &AccountSid| world.store.account(sid).unwrap().unwrap();
+        let accounts = accounts.iter().map(|sid| (*sid, record(sid))).collect();
+        let all = world.store.all_organizations().unwrap();
+        (
+            accounts,
+            all.into_iter().map(|org| (org.sid, org)).collect(),
+        )
+    }
+
+    /// An organization the store does not hold, shaped like the default one.
+    fn another(world: &World, domain: &str) -> OrganizationRecord {
+        let mut record = world.store.organization(&world.org()).unwrap().unwrap();
+        record.sid = OrganizationSid::random().unwrap();
+        record.domain = domain.to_string();
+        record
+    }
+
+    #[test]
+    fn a_sub_account_must_be_in_its_parents_organization_and_every_one_must_exist() {
+        let world = World::new();
+        let a = world.create(&world.root, "a@example.com", Role::Administrator);
+        let b = world.create(&a, "b@example.com", Role::Developer);
+        let (mut accounts, mut orgs) = maps(&world, &[world.root.sid, a.sid, b.sid]);
+        assert_eq!(
+            check::organization_problems(&accounts, &orgs),
+            Vec::<String>::new()
+        );
+        // A top-level account may be elsewhere (placed there or migrated)…
+        let tenant = another(&world, "tenant.test");
+        orgs.insert(tenant.sid, tenant.clone());
+        accounts.get_mut(&a.sid).unwrap().organization = tenant.sid;
+        let problems = check::organization_problems(&accounts, &orgs);
+        // …but its sub-accounts go with it.
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains(&b.sid.to_string()), "{problems:?}");
+        accounts.get_mut(&b.sid).unwrap().organization = tenant.sid;
+        assert_eq!(
+            check::organization_problems(&accounts, &orgs),
+            Vec::<String>::new()
+        );
+        orgs.remove(&tenant.sid);
+        let problems = check::organization_problems(&accounts, &orgs);
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(problems
+            .iter()
+            .all(|p| p.contains("in missing organization")));
+    }
+
+    #[test]
+    fn a_client_must_be_in_its_accounts_organization_with_ha1_values_of_an_existing_other_one() {
+        let world = World::new();
+        let alice = world.client(&world.root, "alice");
+        let mut client = world.store.client(&alice.sid).unwrap().unwrap();
+        let (accounts, mut orgs) = maps(&world, &[world.root.sid]);
+        let problem = |client: &_, orgs: &_| check::client_account_problem(client, &accounts, orgs);
+        assert_eq!(problem(&client, &orgs), None);
+        let tenant = another(&world, "tenant.test");
+        orgs.insert(tenant.sid, tenant.clone());
+        client.organization = tenant.sid;
+        let moved = problem(&client, &orgs).expect("a client outside its account's organization");
+        assert!(moved.contains("its account"), "{moved}");
+        client.organization = world.org();
+        // HA1 values of another organization: fine while that one exists (after a migration).
+        client.realm_organization = Some(tenant.sid);
+        assert_eq!(problem(&client, &orgs), None);
+        for realm in [world.org(), OrganizationSid::random().unwrap()] {
+            client.realm_organization = Some(realm);
+            let bad = problem(&client, &orgs).expect("HA1 values of its own or a missing one");
+            assert!(bad.contains("HA1 values"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn store_check_reports_a_broken_domain_index_and_a_missing_default() {
+        let world = World::new();
+        let default = world.store.organization(&world.org()).unwrap().unwrap();
+        // Bypass the store's API to break the index on purpose.
+        world.store.organization_domains.clear().unwrap();
+        let problems = check::run(&world.store).unwrap();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("missing from the domain index"),
+            "{problems:?}"
+        );
+        world.store.organizations.clear().unwrap();
+        // The index back, but no record for it to point at.
+        let key = crate::store::keys::domain(&default.domain);
+        let sid = default.sid.as_bytes().to_vec();
+        world.store.organization_domains.insert(key, sid).unwrap();
+        let problems = check::run(&world.store).unwrap();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("points at no matching organization")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("default organization")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("in missing organization")),
+            "{problems:?}"
+        );
+    }
+}
