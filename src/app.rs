@@ -21,6 +21,7 @@ use crate::domain::bindings;
 use crate::error::Result;
 use crate::first_start;
 use crate::http::{self, HttpServer};
+use crate::metrics::Probe;
 use crate::sip::message::Peer;
 use crate::sip::transport::{self, SipListeners, SipTlsListener};
 use crate::state::AppState;
@@ -76,7 +77,26 @@ impl App {
         };
         app.state.about.listeners = app.listener_addrs().to_vec();
         app.state.about.certificate = certificate;
+        app.state.connections = app.connection_probes();
         Ok(app)
+    }
+
+    /// What the metrics read of each connection listener that is on.
+    fn connection_probes(&self) -> Vec<(&'static str, Probe)> {
+        let mut probes = vec![("http", self.http.open_connections())];
+        probes.extend(
+            self.https
+                .as_ref()
+                .map(|https| ("https", https.open_connections())),
+        );
+        probes.extend(
+            self.sip
+                .as_ref()
+                .map(|sip| ("sip_tcp", sip.open_connections())),
+        );
+        let tls = self.sip_tls.as_ref();
+        probes.extend(tls.map(|(sip, _)| ("sip_tls", sip.open_connections())));
+        probes
     }
 
     /// Every listener's bound address, `None` when off.

@@ -57,6 +57,12 @@ impl<K: Hash + Eq> Limiter<K> {
         }
     }
 
+    /// How many keys are refused at `now` (for the metrics: a scrape, not a hot path).
+    pub fn blocked(&self, now: UnixSecs) -> usize {
+        let entries = self.lock();
+        entries.values().filter(|e| e.blocked_until > now).count()
+    }
+
     /// An empty limiter with the same thresholds, over another kind of key.
     pub fn same_limits<L: Hash + Eq>(&self) -> Limiter<L> {
         Limiter::new(self.max_failures, self.window_secs, self.backoff_secs)
@@ -224,6 +230,16 @@ pub enum Service {
     Sip,
 }
 
+impl Service {
+    /// The name the log line and the metrics give it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Api => "api",
+            Service::Sip => "sip",
+        }
+    }
+}
+
 /// The one log line of a failed authentication, for both services, in the shape fail2ban's
 /// filter in the README reads: `<service> auth failed: user=<login> source=<ip>:<port>
 /// reason=<word>`. The user part is [`printable`], so no login can end the field early or
@@ -234,10 +250,7 @@ pub fn failure_line(
     source: Option<SocketAddr>,
     reason: &str,
 ) -> String {
-    let service = match service {
-        Service::Api => "api",
-        Service::Sip => "sip",
-    };
+    let service = service.name();
     let source = source.map_or_else(|| "-".to_string(), |addr| addr.to_string());
     format!(
         "{service} auth failed: user={} source={source} reason={reason}",
@@ -248,6 +261,7 @@ pub fn failure_line(
 /// Logs [`failure_line`] as a warning and keeps it among the [`recent_failures`].
 pub fn log_failure(service: Service, user: &str, source: Option<SocketAddr>, reason: &str) {
     let line = failure_line(service, user, source, reason);
+    crate::metrics::auth_failed(service.name(), reason);
     log::warn!("{line}");
     let mut recent = lock(&RECENT);
     if recent.len() == RECENT_KEPT {

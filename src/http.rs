@@ -102,6 +102,12 @@ impl HttpServer {
         self.addr
     }
 
+    /// How many connections are open, for the metrics.
+    pub fn open_connections(&self) -> crate::metrics::Probe {
+        let server = self.server.clone();
+        Box::new(move || server.open_connections())
+    }
+
     /// Starts `workers` threads that serve requests with `handler` until the process ends.
     pub fn spawn_workers(&self, handler: Handler, workers: usize) -> Vec<JoinHandle<()>> {
         (0..workers)
@@ -153,6 +159,7 @@ fn serve_one(handler: &Serve, mut request: tiny_http::Request) {
         }
         Err(err) => api::early_error(&req, &err),
     };
+    crate::metrics::http_answered(&req.method, res.status, started.elapsed());
     let path = req.url.split('?').next().unwrap_or("");
     let source = req
         .remote

@@ -23,6 +23,7 @@ pub mod first_start;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod http;
+pub mod metrics;
 pub mod sip;
 pub mod state;
 pub mod store;

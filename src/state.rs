@@ -10,6 +10,7 @@ use crate::auth::Limiter;
 use crate::clock::{self, UnixSecs};
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::metrics::Probe;
 use crate::sip::registrar::Registrar;
 use crate::sip::SipService;
 use crate::store::Store;
@@ -28,6 +29,9 @@ pub struct AppState {
     pub sip: SipService,
     /// The box's own facts, for `GET /Box`; the wiring fills them in once it has bound.
     pub about: About,
+    /// Each connection listener's count of open connections, by metrics label (the wiring
+    /// fills them in once it has bound).
+    pub connections: Vec<(&'static str, Probe)>,
 }
 
 /// What the box says about itself: when it started, where it listens, its certificate.
@@ -85,6 +89,7 @@ impl AppState {
                 ..About::default()
             },
             sip: SipService::new(registrar, now),
+            connections: Vec::new(),
             store,
             config,
         })

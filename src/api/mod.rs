@@ -15,6 +15,7 @@ pub mod clients;
 pub mod console;
 pub mod form;
 pub mod format;
+pub mod metrics;
 pub mod organizations;
 pub mod registrations;
 
@@ -133,6 +134,7 @@ impl Ctx<'_> {
 /// The resources a path can name.
 enum Route<'a> {
     Health,
+    Metrics,
     ConsoleFile(&'a str),
     ConsoleSession,
     Box,
@@ -170,6 +172,7 @@ fn route(state: &AppState, ctx: &Ctx<'_>, segments: &[String]) -> Result<ApiResp
     let parts: Vec<&str> = segments.iter().map(String::as_str).collect();
     let route = match parts.as_slice() {
         ["health"] => Route::Health,
+        ["metrics"] => Route::Metrics,
         [] => Route::ConsoleFile(""),
         [name] if console::is_file(name) => Route::ConsoleFile(name),
         ["console", "session"] => Route::ConsoleSession,
@@ -189,19 +192,7 @@ fn route(state: &AppState, ctx: &Ctx<'_>, segments: &[String]) -> Result<ApiResp
     };
     let method = ctx.req.method.as_str();
     // Method checks come before authentication: a 405 reveals nothing about any account.
-    let allow = match route {
-        Route::Health
-        | Route::ConsoleFile(_)
-        | Route::Box
-        | Route::Organizations
-        | Route::AccountRegistrations(_)
-        | Route::ClientRegistrations(..) => "GET",
-        Route::ConsoleSession => "GET, POST, DELETE",
-        Route::Migrate(_) => "POST",
-        Route::Organization(_) => "GET, PUT",
-        Route::Accounts | Route::Clients(_) => "GET, POST",
-        Route::Account(_) | Route::Client(..) => "GET, POST, PUT, DELETE",
-    };
+    let allow = allowed(&route);
     if !allow.split(", ").any(|allowed| allowed == method) {
         return Err(Error::MethodNotAllowed(allow));
     }
@@ -214,6 +205,7 @@ fn route(state: &AppState, ctx: &Ctx<'_>, segments: &[String]) -> Result<ApiResp
                 body: br#"{"status":"ok"}"#.to_vec(),
             })
         }
+        Route::Metrics => return metrics::get(state, ctx),
         Route::ConsoleFile(name) => return console::serve_file(name),
         Route::ConsoleSession => return console::session(state, ctx),
         _ => {}
@@ -244,6 +236,24 @@ fn route(state: &AppState, ctx: &Ctx<'_>, segments: &[String]) -> Result<ApiResp
         }
         ("DELETE", Route::Client(id, client)) => clients::delete(state, &caller, ctx, id, client),
         _ => Err(Error::MethodNotAllowed(allow)),
+    }
+}
+
+/// The methods a route serves, as an `Allow` header lists them.
+fn allowed(route: &Route<'_>) -> &'static str {
+    match route {
+        Route::Health
+        | Route::Metrics
+        | Route::ConsoleFile(_)
+        | Route::Box
+        | Route::Organizations
+        | Route::AccountRegistrations(_)
+        | Route::ClientRegistrations(..) => "GET",
+        Route::ConsoleSession => "GET, POST, DELETE",
+        Route::Migrate(_) => "POST",
+        Route::Organization(_) => "GET, PUT",
+        Route::Accounts | Route::Clients(_) => "GET, POST",
+        Route::Account(_) | Route::Client(..) => "GET, POST, PUT, DELETE",
     }
 }
 

@@ -638,3 +638,25 @@ fn password_matches(stored: &PasswordHash, candidate: &str) -> bool {
     let derived = crypto::pbkdf2_sha256(candidate.as_bytes(), &salt, stored.iterations);
     crypto::ct_eq(crypto::hex(&derived).as_bytes(), stored.hash.as_bytes())
 }
+
+/// Bytes the box's store takes on disk, for the metrics.
+pub fn store_bytes(store: &Store) -> Result<u64> {
+    store.size_on_disk()
+}
+
+/// Every account of the box by status, for the metrics (a scan of them all).
+pub fn count_by_status(store: &Store) -> Result<Vec<(&'static str, usize)>> {
+    let statuses = [
+        Status::Active,
+        Status::Suspended,
+        Status::Closed,
+        Status::Uninitialized,
+    ];
+    let mut counts = statuses.map(|status| (status.as_str(), 0));
+    for record in store.all_accounts()? {
+        if let Some(idx) = statuses.iter().position(|status| *status == record.status) {
+            counts[idx].1 += 1;
+        }
+    }
+    Ok(counts.to_vec())
+}

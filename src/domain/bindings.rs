@@ -279,6 +279,20 @@ pub fn of_account(
     Ok(out)
 }
 
+/// Live registrations of the whole box by transport (`udp`, `tcp`, `tls`), for the metrics.
+pub fn count_by_transport(store: &Store, now: UnixSecs) -> Vec<(&'static str, usize)> {
+    let mut counts = [("udp", 0), ("tcp", 0), ("tls", 0)];
+    store.tally_bindings(now, |binding| {
+        let idx = match binding.transport {
+            Transport::Udp => 0,
+            Transport::Tcp => 1,
+            Transport::Tls => 2,
+        };
+        counts[idx].1 += 1;
+    });
+    counts.to_vec()
+}
+
 /// How many unexpired bindings a client has.
 pub fn count(store: &Store, client: &ClientSid, now: UnixSecs) -> usize {
     store.binding_count(client, now)

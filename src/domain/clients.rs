@@ -391,3 +391,9 @@ fn apply_voice(record: &mut ClientRecord, voice: VoiceChanges) {
 fn short(text: &str) -> String {
     text.chars().take(64).collect()
 }
+
+/// Every client of the box by status (`enabled`, `disabled`), for the metrics.
+pub fn count_by_status(store: &Store) -> Result<Vec<(&'static str, usize)>> {
+    let (enabled, disabled) = store.client_counts()?;
+    Ok(vec![("enabled", enabled), ("disabled", disabled)])
+}

@@ -21,6 +21,7 @@ use crate::config::SipSettings;
 use crate::crypto;
 use crate::domain::{bindings, http_date, OrganizationSid};
 use crate::error::{Error, Result};
+use crate::metrics;
 use crate::sip::bursts::RetryBursts;
 use crate::sip::digest;
 use crate::sip::message::{Message, Peer, Response};
@@ -96,6 +97,11 @@ impl Registrar {
             .or_insert_with(|| (self.is_local)(ip))
     }
 
+    /// How many (source addresses, logins) are over the failed-authentication limit now.
+    pub fn limited(&self, now: UnixSecs) -> (usize, usize) {
+        (self.limiter.blocked(now), self.logins.blocked(now))
+    }
+
     /// False while `ip` is over the failed-authentication limit: its requests are dropped.
     pub fn admits(&self, ip: IpAddr, now: UnixSecs) -> bool {
         self.limiter.check(&ip, now).is_ok()
@@ -158,6 +164,7 @@ pub fn handle_register(
             }
         }
     };
+    metrics::register_answered(res.code);
     if let Some(to) = req.header("To") {
         log::info!(
             "REGISTER {} from {}/{} -> {}",

@@ -15,6 +15,7 @@ use crate::clock::{self, UnixSecs};
 use crate::config::SipSettings;
 use crate::domain::Transport;
 use crate::error::{Error, Result};
+use crate::metrics::Probe;
 use crate::sip::message::{Peer, MAX_MESSAGE_BYTES};
 
 /// What the listeners serve (the wiring passes the `SipService` and its store).
@@ -34,24 +35,37 @@ pub type Handler = Arc<dyn Serve>;
 pub struct SipListeners {
     udp: UdpSocket,
     tcp: TcpListener,
+    tcp_open: stream::Open,
 }
 
 /// A bound SIP-over-TLS socket.
-pub struct SipTlsListener(TcpListener);
+pub struct SipTlsListener(TcpListener, stream::Open);
 
 /// Binds the SIP-over-TLS listener (port 0 picks a free port).
 pub fn bind_tls(addr: SocketAddr) -> Result<SipTlsListener> {
-    TcpListener::bind(addr).map(SipTlsListener).map_err(|err| {
+    let listener = TcpListener::bind(addr).map_err(|err| {
         Error::Io(std::io::Error::other(format!(
             "cannot listen for SIP over TLS on {addr}: {err}"
         )))
-    })
+    })?;
+    Ok(SipTlsListener(listener, stream::Open::default()))
+}
+
+/// A count of open connections the metrics read.
+fn probe(open: &stream::Open) -> Probe {
+    let open = open.clone();
+    Box::new(move || stream::open_count(&open))
 }
 
 impl SipTlsListener {
     /// The bound address.
     pub fn local_addr(&self) -> Result<SocketAddr> {
         Ok(self.0.local_addr()?)
+    }
+
+    /// How many connections are open, for the metrics.
+    pub fn open_connections(&self) -> Probe {
+        probe(&self.1)
     }
 
     /// Starts the acceptor: each connection's handshake and messages on its own thread.
@@ -61,10 +75,11 @@ impl SipTlsListener {
         settings: &SipSettings,
         tls: Arc<rustls::ServerConfig>,
     ) -> Result<JoinHandle<()>> {
-        let (listener, settings) = (self.0, *settings);
+        let (listener, open, settings) = (self.0, self.1, *settings);
+        let serve = move || stream::accept_loop(&handler, &settings, &listener, Some(tls), &open);
         Ok(thread::Builder::new()
             .name("sip-tls".to_string())
-            .spawn(move || stream::accept_loop(&handler, &settings, &listener, Some(tls)))?)
+            .spawn(serve)?)
     }
 }
 
@@ -79,7 +94,10 @@ pub fn bind(addr: SocketAddr) -> Result<SipListeners> {
         let udp = UdpSocket::bind(addr).map_err(fail)?;
         let bound = udp.local_addr().map_err(fail)?;
         match TcpListener::bind(bound) {
-            Ok(tcp) => return Ok(SipListeners { udp, tcp }),
+            Ok(tcp) => {
+                let tcp_open = stream::Open::default();
+                return Ok(SipListeners { udp, tcp, tcp_open });
+            }
             Err(err) if addr.port() != 0 => return Err(fail(err)),
             Err(_) => continue, // The kernel's UDP pick is taken on TCP: try another.
         }
@@ -114,6 +132,11 @@ impl SipListeners {
         Ok(self.udp.local_addr()?)
     }
 
+    /// How many TCP connections are open, for the metrics.
+    pub fn open_connections(&self) -> Probe {
+        probe(&self.tcp_open)
+    }
+
     /// Starts the UDP readers and the TCP acceptor, serving with `handler`.
     pub fn spawn(self, handler: Handler, settings: &SipSettings) -> Result<Vec<JoinHandle<()>>> {
         let asked = settings.udp_receive_buffer_bytes;
@@ -131,11 +154,12 @@ impl SipListeners {
                     .spawn(move || udp_loop(&*handler, &socket))?,
             );
         }
-        let (tcp, settings) = (self.tcp, *settings);
+        let (tcp, open, settings) = (self.tcp, self.tcp_open, *settings);
+        let serve = move || stream::accept_loop(&handler, &settings, &tcp, None, &open);
         threads.push(
             thread::Builder::new()
                 .name("sip-tcp".to_string())
-                .spawn(move || stream::accept_loop(&handler, &settings, &tcp, None))?,
+                .spawn(serve)?,
         );
         Ok(threads)
     }

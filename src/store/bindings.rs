@@ -216,6 +216,18 @@ impl LiveBindings {
             .any(|shard| lock(shard).values().flatten().any(&pred))
     }
 
+    /// Calls `tally` with every unexpired binding (a scan of every shard, one lock at a time).
+    pub fn tally(&self, now: UnixSecs, mut tally: impl FnMut(&BindingRecord)) {
+        for shard in &self.shards {
+            let shard = lock(shard);
+            shard
+                .values()
+                .flatten()
+                .filter(|b| b.expires_at > now)
+                .for_each(&mut tally);
+        }
+    }
+
     /// The locked shard that holds `client`'s bindings.
     fn live_of(&self, client: &ClientSid) -> MutexGuard<'_, Shard> {
         // A panic under a shard lock can at worst have taken one client's list out of memory

@@ -47,6 +47,20 @@ impl Store {
         Ok(out)
     }
 
+    /// How many clients are (enabled, disabled): a scan, for the metrics.
+    pub fn client_counts(&self) -> Result<(usize, usize)> {
+        let mut counts = (0, 0);
+        for entry in self.clients.iter() {
+            let record: ClientRecord = records::decode(&entry?.1)?;
+            if record.enabled {
+                counts.0 += 1;
+            } else {
+                counts.1 += 1;
+            }
+        }
+        Ok(counts)
+    }
+
     /// Inserts a new client with its indexes, atomically, then flushes. A taken login is a
     /// `Conflict`; an account that is gone or closed is a `Conflict` too, both found inside
     /// the transaction.

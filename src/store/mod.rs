@@ -248,6 +248,11 @@ impl Store {
         self.live.any(pred)
     }
 
+    /// Calls `tally` with every unexpired binding of every client.
+    pub fn tally_bindings(&self, now: UnixSecs, tally: impl FnMut(&BindingRecord)) {
+        self.live.tally(now, tally)
+    }
+
     /// How many unexpired bindings a client has.
     pub fn binding_count(&self, client: &ClientSid, now: UnixSecs) -> usize {
         self.live.count(client, now)
@@ -287,6 +292,11 @@ impl Store {
     pub fn flush(&self) -> Result<()> {
         self.db.flush()?;
         Ok(())
+    }
+
+    /// Bytes the database takes on disk.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        Ok(self.db.size_on_disk()?)
     }
 
     /// True when no account exists yet (first start).

@@ -10,6 +10,7 @@ mod durability;
 mod fail2ban;
 mod fuzz_regressions;
 mod malformed;
+mod metrics;
 mod organizations;
 mod permissions;
 mod restcomm_sdk;

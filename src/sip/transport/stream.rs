@@ -97,9 +97,17 @@ impl SipStream for TlsStream {
     }
 }
 
+/// A listener's open connections, shared by its accept loop and the metrics.
+pub(super) type Open = Arc<Mutex<OpenConnections>>;
+
+/// How many connections of a listener are open now.
+pub(super) fn open_count(open: &Open) -> usize {
+    lock(open).total
+}
+
 /// Open TCP connections, in all and per address.
 #[derive(Default)]
-struct OpenConnections {
+pub(super) struct OpenConnections {
     total: usize,
     per_address: HashMap<IpAddr, usize>,
 }
@@ -136,9 +144,9 @@ pub(super) fn accept_loop(
     settings: &SipSettings,
     listener: &TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
+    open: &Open,
 ) {
     let name = if tls.is_some() { "TLS" } else { "TCP" };
-    let open = Arc::new(Mutex::new(OpenConnections::default()));
     let mut backoff = Duration::from_millis(100);
     loop {
         let (stream, source) = match listener.accept() {
@@ -153,7 +161,7 @@ pub(super) fn accept_loop(
                 continue;
             }
         };
-        let admitted = lock(&open).try_open(
+        let admitted = lock(open).try_open(
             source.ip(),
             settings.tcp_max_connections,
             settings.tcp_max_per_address,

@@ -153,6 +153,9 @@ pub struct Server {
 
     // result of TcpListener::local_addr()
     listening_addr: ListenAddr,
+
+    // edgecomm: the connections open now, for the metrics.
+    connections: Arc<ConnTracker>,
 }
 
 enum Message {
@@ -330,10 +333,12 @@ impl Server {
 
         let inside_close_trigger = close_trigger.clone();
         let inside_messages = messages.clone();
+        // edgecomm: the tracker outlives the accept thread's use, for open_connections().
+        let connections = ConnTracker::new(limits.clone());
+        let tracker = connections.clone();
         thread::spawn(move || {
             // a tasks pool is used to dispatch the connections into threads
             let tasks_pool = util::TaskPool::new();
-            let tracker = ConnTracker::new(limits.clone());
             let mut backoff = Duration::from_millis(10);
 
             log::debug!("Running accept thread");
@@ -393,9 +398,10 @@ impl Server {
                     ClientConnection::new(write_closable, read_closable, &limits, deadline);
 
                 let messages = inside_messages.clone();
-                let mut client = Some((client, slot));
+                // edgecomm: every request holds the slot too (see Request::with_connection).
+                let mut client = Some((client, Arc::new(slot)));
                 tasks_pool.spawn(Box::new(move || {
-                    if let Some((client, _slot)) = client.take() {
+                    if let Some((client, slot)) = client.take() {
                         // Synchronization is needed for HTTPS requests to avoid a deadlock
                         // edgecomm: with OpenSSL only; the rustls stream reads the socket
                         // without holding the TLS state, so a response can be written while
@@ -403,12 +409,13 @@ impl Server {
                         if cfg!(feature = "ssl-openssl") && client.secure() {
                             let (sender, receiver) = mpsc::channel();
                             for rq in client {
+                                let rq = rq.with_connection(slot.clone());
                                 messages.push(rq.with_notify_sender(sender.clone()).into());
                                 receiver.recv().unwrap();
                             }
                         } else {
                             for rq in client {
-                                messages.push(rq.into());
+                                messages.push(rq.with_connection(slot.clone()).into());
                             }
                         }
                     }
@@ -422,7 +429,13 @@ impl Server {
             messages,
             close: close_trigger,
             listening_addr: local_addr,
+            connections,
         })
+    }
+
+    /// edgecomm: how many connections are open now (each holds a slot until it closes).
+    pub fn open_connections(&self) -> usize {
+        self.connections.open()
     }
 
     /// Returns an iterator for all the incoming requests.

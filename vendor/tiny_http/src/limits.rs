@@ -69,6 +69,11 @@ impl ConnTracker {
         })
     }
 
+    /// How many connections hold a slot now.
+    pub(crate) fn open(&self) -> usize {
+        self.open.lock().unwrap_or_else(|e| e.into_inner()).0
+    }
+
     /// A slot for a new connection from `ip`, or `None` when a cap is reached.
     pub(crate) fn acquire(self: &Arc<Self>, ip: Option<IpAddr>) -> Option<Slot> {
         let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());

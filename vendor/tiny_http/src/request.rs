@@ -74,6 +74,10 @@ pub struct Request {
 
     // If Some, a message must be sent after responding
     notify_when_responded: Option<Sender<()>>,
+
+    // edgecomm: the connection's slot, held until this request is answered (and dropped), so
+    // that a connection counts as open while its last request is still being handled.
+    connection: Option<std::sync::Arc<crate::limits::Slot>>,
 }
 
 struct NotifyOnDrop<R> {
@@ -258,6 +262,7 @@ where
         body_length: content_length,
         must_send_continue: expects_continue,
         notify_when_responded: None,
+        connection: None,
     })
 }
 
@@ -491,6 +496,12 @@ impl Request {
 
     pub(crate) fn with_notify_sender(mut self, sender: Sender<()>) -> Self {
         self.notify_when_responded = Some(sender);
+        self
+    }
+
+    // edgecomm: see the `connection` field.
+    pub(crate) fn with_connection(mut self, slot: std::sync::Arc<crate::limits::Slot>) -> Self {
+        self.connection = Some(slot);
         self
     }
 }
