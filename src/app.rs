@@ -151,6 +151,7 @@ impl App {
             workers.push(sip_tls.spawn(serve_sip, &shared.config.sip, tls)?);
         }
         workers.push(spawn_sweeper(shared.clone())?);
+        workers.push(spawn_soft_flusher(shared.clone())?);
         let shown: Vec<String> = listeners
             .iter()
             .map(|(name, addr)| format!("{name}={addr}"))
@@ -245,6 +246,19 @@ fn spawn_watchdog(state: Arc<AppState>) -> Result<Option<std::thread::JoinHandle
 /// Removes expired bindings every 30 seconds (they are hidden from answers as soon as they
 /// expire; this frees their memory and their records), lets the SIP soft state age out, then
 /// hands freed heap pages back.
+/// Flushes changed bindings twice a second. sled's own flusher is off (see `Store::open`):
+/// this one writes only when something changed, so an idle box writes nothing.
+fn spawn_soft_flusher(state: Arc<AppState>) -> Result<std::thread::JoinHandle<()>> {
+    Ok(std::thread::Builder::new()
+        .name("soft-flush".to_string())
+        .spawn(move || loop {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            if let Err(err) = bindings::make_durable(&state.store) {
+                log::error!("flushing registrations: {err}");
+            }
+        })?)
+}
+
 fn spawn_sweeper(state: Arc<AppState>) -> Result<std::thread::JoinHandle<()>> {
     Ok(std::thread::Builder::new()
         .name("sweeper".to_string())

@@ -279,6 +279,11 @@ pub fn of_account(
     Ok(out)
 }
 
+/// Makes the bindings' latest changes durable, if there are any; true when it flushed.
+pub fn make_durable(store: &Store) -> Result<bool> {
+    store.flush_soft_state()
+}
+
 /// Live registrations of the whole box by transport (`udp`, `tcp`, `tls`), for the metrics.
 pub fn count_by_transport(store: &Store, now: UnixSecs) -> Vec<(&'static str, usize)> {
     let mut counts = [("udp", 0), ("tcp", 0), ("tls", 0)];

@@ -1,9 +1,11 @@
 //! The live bindings: an in-memory map, sharded by client, that the registrar and the API
 //! read, backed by the `bindings` tree that a restart loads it from. Soft state: written
-//! without a flush (sled's flusher runs every 500 ms; phones re-register), and a refresh that
-//! changes nothing a restart needs is not written at all (see `update_bindings`).
+//! without a flush of its own (the wiring's soft-state flusher covers any change within
+//! half a second; phones re-register), and a refresh that changes nothing a restart needs is
+//! not written at all (see `update_bindings`).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use crate::clock::UnixSecs;
@@ -21,6 +23,8 @@ pub(super) struct LiveBindings {
     /// Client id ++ contact hash → `BindingRecord`. Soft state: written without a flush.
     tree: sled::Tree,
     shards: Vec<Mutex<Shard>>,
+    /// True once the tree has changes no flush has covered yet (see `Store::flush_soft_state`).
+    unflushed: AtomicBool,
 }
 
 /// One shard of the in-memory bindings.
@@ -41,7 +45,13 @@ impl LiveBindings {
             shards: (0..BINDING_SHARDS)
                 .map(|_| Mutex::new(HashMap::new()))
                 .collect(),
+            unflushed: AtomicBool::new(false),
         }
+    }
+
+    /// True (and cleared) when the tree has changed since the last call: a flush is due.
+    pub fn take_unflushed(&self) -> bool {
+        self.unflushed.swap(false, Ordering::SeqCst)
     }
 
     /// The tree, for export and import.
@@ -88,6 +98,7 @@ impl LiveBindings {
         }
         for key in stale {
             self.tree.remove(key)?;
+            self.unflushed.store(true, Ordering::SeqCst);
         }
         let kept = live.iter().flat_map(HashMap::values).map(Vec::len).sum();
         for (shard, loaded) in self.shards.iter().zip(live) {
@@ -158,6 +169,7 @@ impl LiveBindings {
         for old in before {
             if !after.iter().any(|binding| binding.contact == old.contact) {
                 self.tree.remove(indexes::binding_key(old))?;
+                self.unflushed.store(true, Ordering::SeqCst);
             }
         }
         for binding in after.iter_mut() {
@@ -171,6 +183,7 @@ impl LiveBindings {
             if write {
                 self.tree
                     .insert(indexes::binding_key(binding), records::encode(binding)?)?;
+                self.unflushed.store(true, Ordering::SeqCst);
                 binding.stored_expires_at = binding.expires_at;
             } else if let Some(old) = stored {
                 binding.stored_expires_at = old.stored_expires_at;
@@ -186,6 +199,7 @@ impl LiveBindings {
             let mut live = self.live_of(client);
             for binding in live.remove(client).unwrap_or_default() {
                 self.tree.remove(indexes::binding_key(&binding))?;
+                self.unflushed.store(true, Ordering::SeqCst);
                 dropped += 1;
             }
         }
@@ -200,6 +214,7 @@ impl LiveBindings {
             for list in live.values_mut() {
                 for binding in list.iter().filter(|binding| binding.expires_at <= now) {
                     self.tree.remove(indexes::binding_key(binding))?;
+                    self.unflushed.store(true, Ordering::SeqCst);
                     purged += 1;
                 }
                 list.retain(|binding| binding.expires_at > now);

@@ -99,8 +99,11 @@ impl Store {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
-            // Bindings (soft state) rely on this background flush; API writes flush themselves.
-            .flush_every_ms(Some(500))
+            // No background flusher: besides flushing, it cleans segments on its own, and
+            // after churn that kept writing on an idle box (scripts/soak.sh). API writes flush
+            // themselves; soft state is flushed by `flush_soft_state` when it changed.
+            .flush_every_ms(None)
+            .segment_size(segment_size(dir))
             .open()
             .map_err(|err| {
                 // sled reports a held directory lock as a generic I/O error; name the cause.
@@ -116,6 +119,16 @@ impl Store {
                 )))
             })?;
         Store::from_db(db, default_domain, now)
+    }
+
+    /// Makes the bindings' changes durable when there are any (the wiring calls it twice a
+    /// second); returns whether it flushed. Nothing changed, nothing written.
+    pub fn flush_soft_state(&self) -> Result<bool> {
+        if !self.live.take_unflushed() {
+            return Ok(false);
+        }
+        self.db.flush()?;
+        Ok(true)
     }
 
     /// A store in a temporary directory that disappears when dropped (tests).
@@ -303,6 +316,24 @@ impl Store {
     pub fn is_empty(&self) -> Result<bool> {
         Ok(self.accounts.is_empty())
     }
+}
+
+/// sled's segment size for new data directories: small segments are cleaned at a finer
+/// grain, so API churn leaves a directory within 2x its live data, where the default 512 KiB
+/// ones left 2.7x (scripts/soak.sh); below 32 KiB most tree nodes become separate blob files.
+const SEGMENT_BYTES: usize = 32 * 1024;
+
+/// The segment size to open `dir` with: the one it was made with (sled refuses another, so a
+/// directory from an earlier release keeps 512 KiB), else [`SEGMENT_BYTES`].
+fn segment_size(dir: &Path) -> usize {
+    let made_with = std::fs::read(dir.join("conf")).ok().and_then(|conf| {
+        let text = String::from_utf8_lossy(&conf).into_owned();
+        let line = text
+            .lines()
+            .find_map(|l| l.strip_prefix("segment_size: "))?;
+        line.trim().parse::<usize>().ok()
+    });
+    made_with.unwrap_or(SEGMENT_BYTES)
 }
 
 impl From<sled::Error> for Error {

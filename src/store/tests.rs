@@ -110,6 +110,24 @@ mod bindings {
     }
 
     #[test]
+    fn soft_state_is_flushed_only_after_it_changed() {
+        let world = World::new();
+        let alice = world.client(&world.root, "alice");
+        assert!(
+            !world.store.flush_soft_state().unwrap(),
+            "nothing changed yet"
+        );
+        add(&world, binding(&alice, "sip:alice@192.0.2.1", NOW + 3600));
+        assert!(
+            world.store.flush_soft_state().unwrap(),
+            "a new binding is due"
+        );
+        assert!(!world.store.flush_soft_state().unwrap(), "and only once");
+        world.store.drop_bindings(&[alice.sid]).unwrap();
+        assert!(world.store.flush_soft_state().unwrap(), "a dropped one too");
+    }
+
+    #[test]
     fn the_sweeper_removes_only_expired_bindings() {
         let world = World::new();
         let alice = world.client(&world.root, "alice");
@@ -377,4 +395,33 @@ mod organizations {
             "{problems:?}"
         );
     }
+}
+
+/// New data directories get small segments; one made with other segments keeps them, since
+/// sled refuses to open a directory with a segment size it was not made with.
+#[test]
+fn a_data_directory_keeps_the_segment_size_it_was_made_with() {
+    let dir = std::env::temp_dir().join(format!("edgecomm-segments-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let conf = |dir: &std::path::Path| {
+        String::from_utf8_lossy(&std::fs::read(dir.join("conf")).unwrap()).into_owned()
+    };
+    drop(crate::store::Store::open(&dir, 1 << 20, "pbx.test", NOW).unwrap());
+    assert!(conf(&dir).contains("segment_size: 32768"), "{}", conf(&dir));
+    let old = dir.join("old");
+    let db = sled::Config::new()
+        .path(&old)
+        .segment_size(512 * 1024)
+        .open()
+        .unwrap();
+    drop(db);
+    let store = crate::store::Store::open(&old, 1 << 20, "pbx.test", NOW).unwrap();
+    assert!(store.is_empty().unwrap());
+    drop(store);
+    assert!(
+        conf(&old).contains("segment_size: 524288"),
+        "{}",
+        conf(&old)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
