@@ -342,6 +342,20 @@ mod tests {
         assert!(limiter.check(&ip, 132).is_ok());
     }
 
+    /// What the metrics' limited-addresses and limited-logins gauges read.
+    #[test]
+    fn limiter_counts_the_keys_blocked_now() {
+        let limiter = Limiter::new(2, 60, 30);
+        let (one, two): (IpAddr, IpAddr) =
+            ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let _ = limiter.record_failure(one, 100);
+        assert_eq!(limiter.blocked(100), 0, "one failure blocks nobody");
+        let _ = limiter.record_failure(one, 101);
+        let _ = limiter.record_failure(two, 101);
+        assert_eq!(limiter.blocked(101), 1);
+        assert_eq!(limiter.blocked(131), 0, "the back-off is over");
+    }
+
     #[test]
     fn limiter_forgets_failures_outside_the_window_and_after_success() {
         let limiter = Limiter::new(3, 60, 30);

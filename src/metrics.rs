@@ -141,14 +141,15 @@ pub fn render(gauges: &Gauges) -> String {
 }
 
 fn render_sip(out: &mut String, gauges: &Gauges) {
-    let name = "edgecomm_sip_registrations";
-    family(
+    let help = "Live SIP registrations (bindings), by transport.";
+    let registrations = &gauges.registrations;
+    gauge(
         out,
-        name,
-        "gauge",
-        "Live SIP registrations (bindings), by transport.",
+        "edgecomm_sip_registrations",
+        help,
+        "transport",
+        registrations,
     );
-    labelled(out, name, "transport", &gauges.registrations);
     let name = "edgecomm_sip_register_responses_total";
     family(
         out,
@@ -178,8 +179,7 @@ fn render_auth(out: &mut String, gauges: &Gauges) {
     }
     let name = "edgecomm_auth_limited_addresses";
     let help = "Source addresses refused now for failed authentications, by service.";
-    family(out, name, "gauge", help);
-    labelled(out, name, "service", &gauges.limited_addresses);
+    gauge(out, name, help, "service", &gauges.limited_addresses);
     let name = "edgecomm_auth_limited_logins";
     let help = "SIP logins refused now for failed authentications (from any address).";
     family(out, name, "gauge", help);
@@ -219,25 +219,31 @@ fn render_http(out: &mut String) {
 }
 
 fn render_state(out: &mut String, gauges: &Gauges) {
-    let name = "edgecomm_accounts";
-    family(out, name, "gauge", "Accounts, by status.");
-    labelled(out, name, "status", &gauges.accounts);
-    let name = "edgecomm_clients";
-    family(out, name, "gauge", "Clients (SIP credentials), by status.");
-    labelled(out, name, "status", &gauges.clients);
+    let help = "Accounts, by status.";
+    gauge(out, "edgecomm_accounts", help, "status", &gauges.accounts);
+    let help = "Clients (SIP credentials), by status.";
+    gauge(out, "edgecomm_clients", help, "status", &gauges.clients);
     let name = "edgecomm_store_size_bytes";
     family(out, name, "gauge", "Bytes the database takes on disk.");
     sample(out, name, "", gauges.store_bytes);
-    let name = "edgecomm_open_connections";
-    family(out, name, "gauge", "Open connections, by listener.");
-    labelled(out, name, "listener", &gauges.connections);
+    let help = "Open connections, by listener.";
+    let connections = &gauges.connections;
+    gauge(
+        out,
+        "edgecomm_open_connections",
+        help,
+        "listener",
+        connections,
+    );
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
 }
 
-fn labelled(out: &mut String, name: &str, label: &str, values: &[(&str, usize)]) {
+/// A gauge family with one label: its announcement, then a sample per value.
+fn gauge(out: &mut String, name: &str, help: &str, label: &str, values: &[(&str, usize)]) {
+    family(out, name, "gauge", help);
     for (value, count) in values {
         sample(out, name, &format!("{label}=\"{value}\""), count);
     }
@@ -296,10 +302,9 @@ mod tests {
                 );
             }
         }
-        assert_eq!(register_slot_bounds(), (None, Some(0), Some(599), None));
-    }
-
-    fn register_slot_bounds() -> (Option<usize>, Option<usize>, Option<usize>, Option<usize>) {
-        (slot(99), slot(100), slot(699), slot(700))
+        assert_eq!(
+            (slot(99), slot(100), slot(699), slot(700)),
+            (None, Some(0), Some(599), None)
+        );
     }
 }
