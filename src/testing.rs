@@ -37,7 +37,15 @@ pub struct World {
 impl World {
     /// An empty store with its first Administrator, created at [`NOW`].
     pub fn new() -> World {
-        let store = Store::open_temporary(REALM).unwrap();
+        World::with(Store::open_temporary(REALM).unwrap())
+    }
+
+    /// The same in the data directory `dir`, made there (tests that reopen it).
+    pub fn in_dir(dir: &std::path::Path) -> World {
+        World::with(Store::open(dir, 1 << 20, REALM, NOW).unwrap())
+    }
+
+    fn with(store: Store) -> World {
         let issued = accounts::create_root(
             &store,
             &Email::parse("admin@localhost").unwrap(),

@@ -1,13 +1,13 @@
-//! The account trees: reads of `accounts`, `account_emails` and `account_children`, and the
-//! transactions that write them (a new account with its indexes; updated records, with the
-//! clients a close removes).
+//! The account trees: reads of `accounts`, `account_emails` and `account_children`, the
+//! writes of them (a new account with its indexes; updated records, with the clients a close
+//! removes), and the mending at open of what a crash in the middle of a new account left.
 
 use sled::transaction::abort;
 use sled::Transactional;
 
 use crate::domain::AccountSid;
 use crate::error::{Error, Result};
-use crate::store::indexes::{self, AccountRows, AccountTrees, ClientRows, ClientTrees};
+use crate::store::indexes::{self, AccountRows, ClientRows, ClientTrees};
 use crate::store::records::{self, AccountRecord, ClientRecord};
 use crate::store::{keys, Store, WriteGuard};
 
@@ -46,29 +46,71 @@ impl Store {
             .collect()
     }
 
-    /// Inserts a new account with its email and parent indexes, atomically, then flushes.
-    /// A taken email is a `Conflict`, found inside the transaction.
+    /// Inserts a new account with its email and parent indexes, then flushes. A taken email
+    /// is a `Conflict`.
+    ///
+    /// Plain writes under the write lock, record first, as for a client (see
+    /// `insert_client`: one synced flash page instead of a transaction's two);
+    /// `repair_account_rows` mends at open what a crash between them left.
     pub fn insert_account(&self, _guard: &WriteGuard<'_>, record: &AccountRecord) -> Result<()> {
         let rows = AccountRows::of(record)?;
-        (&self.accounts, &self.account_emails, &self.account_children)
-            .transaction(|(accounts, emails, children)| {
-                if emails.get(&rows.email)?.is_some() {
-                    return abort(Error::Conflict(format!(
-                        "an account with EmailAddress {} already exists",
-                        record.email
-                    )));
-                }
-                if accounts.get(rows.id)?.is_some() {
-                    return abort(Error::Conflict("account sid collision".to_string()));
-                }
-                rows.insert(&AccountTrees {
-                    accounts,
-                    emails,
-                    children,
-                })
-            })
-            .map_err(Error::from)?;
+        if self.account_emails.contains_key(&rows.email)? {
+            return Err(Error::Conflict(format!(
+                "an account with EmailAddress {} already exists",
+                record.email
+            )));
+        }
+        if self.accounts.contains_key(rows.id)? {
+            return Err(Error::Conflict("account sid collision".to_string()));
+        }
+        self.accounts.insert(rows.id, rows.value.as_slice())?;
+        self.put_account_rows(&rows)?;
         self.written()
+    }
+
+    /// Writes the email and parent rows of an account that are not there yet, leaving an
+    /// email row another account holds to `check`. Returns how many rows it wrote.
+    fn put_account_rows(&self, rows: &AccountRows) -> Result<usize> {
+        let mut written = 0;
+        if !self.account_emails.contains_key(&rows.email)? {
+            self.account_emails
+                .insert(rows.email.as_slice(), &rows.id)?;
+            written += 1;
+        }
+        if let Some(edge) = rows.edge {
+            if !self.account_children.contains_key(edge)? {
+                self.account_children.insert(edge, &[])?;
+                written += 1;
+            }
+        }
+        Ok(written)
+    }
+
+    /// Makes `account_emails` and `account_children` agree with `accounts` again after a
+    /// crash cut `insert_account` short: rows no record justifies go, rows a record lacks
+    /// come back. Writes and flushes only when something needed mending; returns how many
+    /// rows changed.
+    pub(super) fn repair_account_rows(&self) -> Result<usize> {
+        let mut stale = self.unjustified(&self.account_emails, |key, value| {
+            let email = keys::decode_email(key)?;
+            Ok(self
+                .account(&keys::decode_account(value)?)?
+                .is_some_and(|record| record.email.to_ascii_lowercase() == email))
+        })?;
+        stale.extend(self.unjustified(&self.account_children, |key, _| {
+            let (parent, child) = keys::decode_child(key)?;
+            Ok(self
+                .account(&child)?
+                .is_some_and(|record| record.parent == Some(parent)))
+        })?);
+        self.mend("account", stale, || {
+            let mut written = 0;
+            for entry in self.accounts.iter() {
+                let record: AccountRecord = records::decode(&entry?.1)?;
+                written += self.put_account_rows(&AccountRows::of(&record)?)?;
+            }
+            Ok(written)
+        })
     }
 
     /// Replaces existing account records (never their email or parent) and removes the given
@@ -81,6 +123,15 @@ impl Store {
         removed_clients: &[ClientRecord],
     ) -> Result<()> {
         let encoded = indexes::encoded_accounts(updated)?;
+        if let ([(id, value)], []) = (encoded.as_slice(), removed_clients) {
+            // One record: a single insert is atomic by itself, and a transaction would sync
+            // a second flash page (see `insert_client`).
+            if !self.accounts.contains_key(id)? {
+                return Err(Error::NotFound("account"));
+            }
+            self.accounts.insert(id, value.as_slice())?;
+            return self.written();
+        }
         let removals: Vec<ClientRows> = removed_clients.iter().map(ClientRows::of).collect();
         (
             &self.accounts,

@@ -133,14 +133,9 @@ impl ClientRows {
         login: &str,
     ) -> ConflictableTransactionResult<(), Error> {
         for key in &self.logins {
-            if let Some(owner) = trees.logins.get(key.as_slice())? {
-                if owner.as_ref() != self.id {
-                    return Err(sled::transaction::ConflictableTransactionError::Abort(
-                        Error::Conflict(format!(
-                            "a client with Login {login} already exists in this organization"
-                        )),
-                    ));
-                }
+            let owner = trees.logins.get(key.as_slice())?;
+            if let Some(err) = self.login_taken(owner.as_deref(), login) {
+                return Err(sled::transaction::ConflictableTransactionError::Abort(err));
             }
         }
         trees.clients.insert(&self.id, value)?;
@@ -149,6 +144,16 @@ impl ClientRows {
             trees.logins.insert(key.as_slice(), &self.id)?;
         }
         Ok(())
+    }
+
+    /// The `Conflict` to answer when `owner`, the client id a login row holds, is another
+    /// client's (logins are unique per organization).
+    pub fn login_taken(&self, owner: Option<&[u8]>, login: &str) -> Option<Error> {
+        owner.filter(|owner| *owner != self.id).map(|_| {
+            Error::Conflict(format!(
+                "a client with Login {login} already exists in this organization"
+            ))
+        })
     }
 
     /// Removes every row of a client.

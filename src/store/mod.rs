@@ -2,8 +2,10 @@
 //!
 //! `Store` owns one tree per entity and one per secondary index (layouts in `keys.rs`), and
 //! offers typed reads and typed atomic writes. Every write keeps the indexes in step with the
-//! primaries inside one multi-tree transaction, and every write method flushes before it
-//! returns, so the API may acknowledge it (the durability rule of SPEC.md §5).
+//! primaries: inside one multi-tree transaction, or, for the writes of one account or one
+//! client (kept to one synced flash page), as plain writes, the record first, that `open`
+//! mends after a crash cut them short. Every write method flushes before it returns, so the API may
+//! acknowledge it (the durability rule of SPEC.md §5).
 //!
 //! Structural writes are serialised by a coarse write lock, taken by the domain layer as a
 //! [`WriteGuard`] and passed back in: sled 0.34 cannot scan inside a transaction (sled#1143),
@@ -181,6 +183,8 @@ impl Store {
             store.upgrade_to_2(default_domain, now)?;
         }
         store.follow_default_domain(default_domain, now)?;
+        store.repair_account_rows()?;
+        store.repair_client_rows()?;
         Ok(store)
     }
 
@@ -292,6 +296,43 @@ impl Store {
     /// Removes expired bindings from memory and from the tree; returns how many.
     pub fn purge_expired_bindings(&self, now: UnixSecs) -> Result<usize> {
         self.live.purge_expired(now)
+    }
+
+    /// The rows of an index tree that `justified(key, value)` finds no record for: what the
+    /// mending at open removes (see `repair_client_rows`).
+    fn unjustified<'t>(
+        &self,
+        tree: &'t sled::Tree,
+        justified: impl Fn(&[u8], &[u8]) -> Result<bool>,
+    ) -> Result<Vec<(&'t sled::Tree, sled::IVec)>> {
+        let mut stale = Vec::new();
+        for entry in tree.iter() {
+            let (key, value) = entry?;
+            if !justified(&key, &value)? {
+                stale.push((tree, key));
+            }
+        }
+        Ok(stale)
+    }
+
+    /// Removes the `stale` rows of `what`'s indexes, then lets `complete` write the missing
+    /// ones (returning how many); logs and flushes when anything changed, else writes nothing.
+    fn mend(
+        &self,
+        what: &str,
+        stale: Vec<(&sled::Tree, sled::IVec)>,
+        complete: impl FnOnce() -> Result<usize>,
+    ) -> Result<usize> {
+        let mut changed = stale.len();
+        for (tree, key) in stale {
+            tree.remove(key)?;
+        }
+        changed += complete()?;
+        if changed > 0 {
+            log::warn!("mended {changed} {what} index rows left by an interrupted write");
+            self.flush()?;
+        }
+        Ok(changed)
     }
 
     /// Makes every later sequence number at least `floor` (after an import).

@@ -38,6 +38,124 @@ fn store_check_reports_a_dangling_login() {
     assert!(problems[0].contains("ghost"));
 }
 
+/// What a crash between the plain writes of one client can leave (see `insert_client`),
+/// mended by the repair `open` runs: the record is the truth.
+mod interrupted_client_writes {
+    use super::*;
+    use crate::store::indexes::ClientRows;
+
+    fn rows(world: &World, client: &Client) -> ClientRows {
+        ClientRows::of(&world.store.client(&client.sid).unwrap().unwrap())
+    }
+
+    #[test]
+    fn a_record_without_its_rows_gets_them_back() {
+        let world = World::new();
+        let alice = world.client(&world.root, "alice");
+        let rows = rows(&world, &alice);
+        world.store.account_clients.remove(rows.edge).unwrap();
+        world.store.client_logins.remove(&rows.logins[0]).unwrap();
+        assert_eq!(check::run(&world.store).unwrap().len(), 2);
+        assert_eq!(world.store.repair_client_rows().unwrap(), 2);
+        world.assert_consistent();
+        let found = world.store.client_by_login(&world.org(), "alice").unwrap();
+        assert_eq!(found.map(|record| record.sid), Some(alice.sid));
+    }
+
+    #[test]
+    fn rows_without_their_record_go() {
+        let world = World::new();
+        let alice = world.client(&world.root, "alice");
+        let bob = world.client(&world.root, "bob");
+        world.store.clients.remove(rows(&world, &alice).id).unwrap();
+        assert_eq!(world.store.repair_client_rows().unwrap(), 2);
+        world.assert_consistent();
+        assert!(world
+            .store
+            .client_by_login(&world.org(), "alice")
+            .unwrap()
+            .is_none());
+        let left = world.store.account_clients(&world.root.sid).unwrap();
+        assert_eq!(left.iter().map(|c| c.sid).collect::<Vec<_>>(), [bob.sid]);
+    }
+
+    #[test]
+    fn a_login_row_the_record_no_longer_names_goes() {
+        let world = World::new();
+        let alice = world.client(&world.root, "alice");
+        let stale =
+            crate::store::keys::login(&crate::domain::OrganizationSid::random().unwrap(), "alice");
+        world
+            .store
+            .client_logins
+            .insert(stale.as_slice(), &rows(&world, &alice).id)
+            .unwrap();
+        assert_eq!(check::run(&world.store).unwrap().len(), 1);
+        assert_eq!(world.store.repair_client_rows().unwrap(), 1);
+        world.assert_consistent();
+    }
+
+    #[test]
+    fn an_account_without_its_rows_gets_them_back_and_stray_rows_go() {
+        let world = World::new();
+        let a = world.create(&world.root, "a@example.com", Role::Developer);
+        let rows =
+            crate::store::indexes::AccountRows::of(&world.store.account(&a.sid).unwrap().unwrap())
+                .unwrap();
+        world.store.account_emails.remove(&rows.email).unwrap();
+        world
+            .store
+            .account_children
+            .remove(rows.edge.unwrap())
+            .unwrap();
+        let ghost = crate::domain::AccountSid::random().unwrap();
+        let stray = crate::store::keys::email("ghost@example.com");
+        world
+            .store
+            .account_emails
+            .insert(stray, &crate::store::keys::account(&ghost))
+            .unwrap();
+        assert_eq!(check::run(&world.store).unwrap().len(), 3);
+        assert_eq!(world.store.repair_account_rows().unwrap(), 3);
+        world.assert_consistent();
+        let found = world.store.account_by_email("a@example.com").unwrap();
+        assert_eq!(found.map(|record| record.sid), Some(a.sid));
+        assert_eq!(world.store.children(&world.root.sid).unwrap(), [a.sid]);
+    }
+
+    #[test]
+    fn a_consistent_store_is_left_unwritten() {
+        let world = World::new();
+        let a = world.create(&world.root, "a@example.com", Role::Developer);
+        world.client(&world.root, "alice");
+        world.client(&a, "bob");
+        world.store.flush().unwrap();
+        let before = world.store.db.size_on_disk().unwrap();
+        assert_eq!(world.store.repair_account_rows().unwrap(), 0);
+        assert_eq!(world.store.repair_client_rows().unwrap(), 0);
+        assert_eq!(world.store.db.size_on_disk().unwrap(), before);
+    }
+
+    #[test]
+    fn opening_a_data_directory_mends_it() {
+        let dir = std::env::temp_dir().join(format!("edgecomm-mend-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let world = World::in_dir(&dir);
+        let alice = world.client(&world.root, "alice");
+        let rows = rows(&world, &alice);
+        world.store.account_clients.remove(rows.edge).unwrap();
+        world.store.client_logins.remove(&rows.logins[0]).unwrap();
+        world.store.flush().unwrap();
+        drop(world);
+        let store = crate::store::Store::open(&dir, 1 << 20, crate::testing::REALM, NOW).unwrap();
+        assert_eq!(check::run(&store).unwrap(), Vec::<String>::new());
+        let org = store.default_organization().unwrap();
+        assert!(store.client_by_login(&org, "alice").unwrap().is_some());
+        drop(store);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
 mod bindings {
     use super::*;
 

@@ -362,9 +362,10 @@ impl Drop for TestServer {
     }
 }
 
-/// Runs `edgecomm check` on a stopped server's directory and asserts the store is consistent.
+/// Runs `edgecomm check` on a stopped server's directory and asserts the store is consistent;
+/// returns how many index rows opening it mended (left by a write a crash cut short).
 #[track_caller]
-pub fn assert_store_consistent(dir: &Path) {
+pub fn assert_store_consistent(dir: &Path) -> usize {
     let check = edgecomm()
         .arg("check")
         .arg("--config")
@@ -374,6 +375,11 @@ pub fn assert_store_consistent(dir: &Path) {
     let report = String::from_utf8_lossy(&check.stdout);
     assert!(check.status.success(), "{report}");
     assert_eq!(report.trim(), "store is consistent");
+    let log = String::from_utf8_lossy(&check.stderr);
+    log.split("mended ")
+        .skip(1)
+        .filter_map(|rest| rest.split(' ').next()?.parse::<usize>().ok())
+        .sum()
 }
 
 /// Waits (at most 20 s) for the READY line, then keeps draining stdout so the server never
