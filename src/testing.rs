@@ -45,7 +45,8 @@ impl World {
         World::with(Store::open(dir, 1 << 20, REALM, NOW).unwrap())
     }
 
-    fn with(store: Store) -> World {
+    /// The same around `store`, which must be empty.
+    pub fn with(store: Store) -> World {
         let issued = accounts::create_root(
             &store,
             &Email::parse("admin@localhost").unwrap(),

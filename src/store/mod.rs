@@ -29,6 +29,7 @@ mod indexes;
 pub mod keys;
 mod organizations;
 pub mod records;
+mod relayout;
 mod upgrade;
 
 use std::path::Path;
@@ -98,6 +99,28 @@ impl Store {
         default_domain: &str,
         now: UnixSecs,
     ) -> Result<Store> {
+        relayout::take_complete_copy(dir)?;
+        let open = |dir: &Path, segments: usize| {
+            Store::open_with(dir, cache_bytes, segments, default_domain, now)
+        };
+        let made_with = made_with_segments(dir).unwrap_or(SEGMENT_BYTES);
+        let store = open(dir, made_with)?;
+        relayout::remove_leftovers(dir)?;
+        if made_with == SEGMENT_BYTES {
+            return Ok(store);
+        }
+        relayout::move_to_small_segments(store, dir, made_with, open)
+    }
+
+    /// Opens `dir` with `segment_bytes`-byte segments, which must be the ones it was made
+    /// with (sled refuses others).
+    pub(crate) fn open_with(
+        dir: &Path,
+        cache_bytes: u64,
+        segment_bytes: usize,
+        default_domain: &str,
+        now: UnixSecs,
+    ) -> Result<Store> {
         let db = sled::Config::new()
             .path(dir)
             .cache_capacity(cache_bytes)
@@ -105,7 +128,7 @@ impl Store {
             // after churn that kept writing on an idle box (scripts/soak.sh). API writes flush
             // themselves; soft state is flushed by `flush_soft_state` when it changed.
             .flush_every_ms(None)
-            .segment_size(segment_size(dir))
+            .segment_size(segment_bytes)
             .open()
             .map_err(|err| {
                 // sled reports a held directory lock as a generic I/O error; name the cause.
@@ -359,22 +382,20 @@ impl Store {
     }
 }
 
-/// sled's segment size for new data directories: small segments are cleaned at a finer
-/// grain, so API churn leaves a directory within 2x its live data, where the default 512 KiB
-/// ones left 2.7x (scripts/soak.sh); below 32 KiB most tree nodes become separate blob files.
+/// sled's segment size: small segments are cleaned at a finer grain, so API churn leaves a
+/// directory within 2x its live data, where the default 512 KiB ones left 2.7x
+/// (scripts/soak.sh); below 32 KiB most tree nodes become separate blob files. A directory
+/// made with others is moved to these at open (`relayout.rs`).
 const SEGMENT_BYTES: usize = 32 * 1024;
 
-/// The segment size to open `dir` with: the one it was made with (sled refuses another, so a
-/// directory from an earlier release keeps 512 KiB), else [`SEGMENT_BYTES`].
-fn segment_size(dir: &Path) -> usize {
-    let made_with = std::fs::read(dir.join("conf")).ok().and_then(|conf| {
-        let text = String::from_utf8_lossy(&conf).into_owned();
-        let line = text
-            .lines()
-            .find_map(|l| l.strip_prefix("segment_size: "))?;
-        line.trim().parse::<usize>().ok()
-    });
-    made_with.unwrap_or(SEGMENT_BYTES)
+/// The segment size `dir` was made with, from sled's `conf` file; none for a new directory.
+fn made_with_segments(dir: &Path) -> Option<usize> {
+    let conf = std::fs::read(dir.join("conf")).ok()?;
+    let text = String::from_utf8_lossy(&conf).into_owned();
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("segment_size: "))?;
+    line.trim().parse::<usize>().ok()
 }
 
 impl From<sled::Error> for Error {

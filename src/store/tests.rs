@@ -159,7 +159,7 @@ mod interrupted_client_writes {
 mod bindings {
     use super::*;
 
-    fn binding(client: &Client, contact: &str, expires_at: i64) -> BindingRecord {
+    pub(super) fn binding(client: &Client, contact: &str, expires_at: i64) -> BindingRecord {
         BindingRecord {
             client: client.sid,
             contact: contact.into(),
@@ -176,7 +176,7 @@ mod bindings {
     }
 
     /// Adds one binding to its client's, as the registrar would.
-    fn add(world: &World, new: BindingRecord) {
+    pub(super) fn add(world: &World, new: BindingRecord) {
         let client = new.client;
         world
             .store
@@ -515,31 +515,60 @@ mod organizations {
     }
 }
 
-/// New data directories get small segments; one made with other segments keeps them, since
-/// sled refuses to open a directory with a segment size it was not made with.
+/// New data directories get small segments; one made with sled's default 512 KiB ones (the
+/// releases before) is moved to them at open with every record and binding, and a move a
+/// crash interrupted is finished or undone at the next open.
 #[test]
-fn a_data_directory_keeps_the_segment_size_it_was_made_with() {
-    let dir = std::env::temp_dir().join(format!("edgecomm-segments-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let conf = |dir: &std::path::Path| {
-        String::from_utf8_lossy(&std::fs::read(dir.join("conf")).unwrap()).into_owned()
-    };
-    drop(crate::store::Store::open(&dir, 1 << 20, "pbx.test", NOW).unwrap());
-    assert!(conf(&dir).contains("segment_size: 32768"), "{}", conf(&dir));
-    let old = dir.join("old");
-    let db = sled::Config::new()
-        .path(&old)
-        .segment_size(512 * 1024)
-        .open()
-        .unwrap();
-    drop(db);
-    let store = crate::store::Store::open(&old, 1 << 20, "pbx.test", NOW).unwrap();
-    assert!(store.is_empty().unwrap());
-    drop(store);
-    assert!(
-        conf(&old).contains("segment_size: 524288"),
-        "{}",
-        conf(&old)
+fn a_data_directory_made_with_large_segments_is_moved_to_small_ones() {
+    use crate::store::Store;
+    let base = std::env::temp_dir().join(format!("edgecomm-segments-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    let db = base.join("db");
+    let conf = || String::from_utf8_lossy(&std::fs::read(db.join("conf")).unwrap()).into_owned();
+    let open = || Store::open(&db, 1 << 20, crate::testing::REALM, NOW).unwrap();
+    let (new, old) = (base.join("db.new"), base.join("db.old"));
+
+    let world = World::with(
+        Store::open_with(&db, 1 << 20, 512 * 1024, crate::testing::REALM, NOW).unwrap(),
     );
-    std::fs::remove_dir_all(&dir).unwrap();
+    let alice = world.client(&world.root, "alice");
+    bindings::add(
+        &world,
+        bindings::binding(&alice, "sip:alice@10.0.0.5", NOW + 600),
+    );
+    world.store.flush_soft_state().unwrap();
+    let root = world.root.sid;
+    drop(world);
+    assert!(conf().contains("segment_size: 524288"), "{}", conf());
+
+    let kept = |store: &Store| {
+        assert_eq!(check::run(store).unwrap(), Vec::<String>::new());
+        assert!(store.account(&root).unwrap().is_some());
+        let org = store.default_organization().unwrap();
+        assert!(store.client_by_login(&org, "alice").unwrap().is_some());
+        assert_eq!(store.load_bindings(NOW, |_| Ok(true)).unwrap(), 1);
+        assert_eq!(store.bindings(&alice.sid).len(), 1);
+    };
+    let store = open();
+    assert!(conf().contains("segment_size: 32768"), "{}", conf());
+    kept(&store);
+    drop(store);
+    assert!(!new.exists() && !old.exists());
+
+    // A crash between the renames: `db` is gone, `db.new` is the complete copy.
+    std::fs::rename(&db, &new).unwrap();
+    std::fs::create_dir(&old).unwrap();
+    let store = open();
+    kept(&store);
+    drop(store);
+    assert!(!new.exists() && !old.exists());
+
+    // A crash during the copy: `db` is whole, `db.new` partial.
+    std::fs::create_dir(&new).unwrap();
+    std::fs::write(new.join("conf"), "segment_size: 32768\n").unwrap();
+    let store = open();
+    kept(&store);
+    drop(store);
+    assert!(!new.exists());
+    std::fs::remove_dir_all(&base).unwrap();
 }

@@ -291,7 +291,8 @@ fn a_migration_keeps_phones_registering_until_their_clients_get_new_passwords() 
 }
 
 /// A data directory made by the release before organizations (tests/fixtures/release-1,
-/// by scripts/make-upgrade-fixture.sh) opens unchanged, everything in the default organization.
+/// by scripts/make-upgrade-fixture.sh) opens unchanged, everything in the default organization,
+/// and moves to small segments on the way.
 #[test]
 fn a_data_directory_and_an_export_of_the_previous_release_open_unchanged() {
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/release-1");
@@ -350,6 +351,10 @@ fn a_data_directory_and_an_export_of_the_previous_release_open_unchanged() {
     assert_eq!(own.status, 200);
     let dir = server.terminate();
     assert_store_consistent(&dir);
+    // It was moved from sled's 512 KiB segments to the small ones at open (flash wear).
+    let conf = std::fs::read(dir.join("data/db/conf")).unwrap();
+    assert!(String::from_utf8_lossy(&conf).contains("segment_size: 32768"));
+    assert!(!dir.join("data/db.new").exists() && !dir.join("data/db.old").exists());
 
     // The old export (format version 1) imports into an empty directory and checks clean.
     let fresh = unique_dir("org-upgrade-import");
