@@ -5,8 +5,9 @@
 //!
 //! The move is an export and an import into `db.new` beside the directory, then two renames
 //! (`db` to `db.old`, `db.new` to `db`) and the removal of `db.old`. A crash at any point
-//! leaves a state the next open recognises (`take_complete_copy`, `remove_leftovers`): `db.new` is complete
-//! once `db` has been renamed away, so it is taken; before that it is a partial copy and goes.
+//! leaves a state the next open recognises (`take_complete_copy`, `remove_leftovers`):
+//! `db.new` is complete once `db` has been renamed away, so it is taken; before that it is a
+//! partial copy and goes.
 
 use std::fs;
 use std::path::{Path, PathBuf};

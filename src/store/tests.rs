@@ -563,7 +563,7 @@ fn a_data_directory_made_with_large_segments_is_moved_to_small_ones() {
     drop(store);
     assert!(!new.exists() && !old.exists());
 
-    // A crash during the copy: `db` is whole, `db.new` partial.
+    // What a crash during a copy leaves: `db` whole, a partial `db.new`, removed at open.
     std::fs::create_dir(&new).unwrap();
     std::fs::write(new.join("conf"), "segment_size: 32768\n").unwrap();
     let store = open();
